@@ -181,6 +181,16 @@ enum BioPlan {
     Volatile,
 }
 
+/// What a block-I/O rule does to one request.
+#[derive(Debug, Clone, Copy)]
+enum BioEffect {
+    Error,
+    Latency(u64, u64),
+    Reorder,
+    Torn,
+    Lost,
+}
+
 struct PendingBio {
     id: u64,
     dev: u32,
@@ -516,6 +526,11 @@ impl State {
                     format_duration(by.unsigned_abs())
                 ),
             );
+            // Virtual time moves in jumps; the wall clock jumped at `at`
+            // even if this is the first instant since then.
+            if let Some(record) = self.faults_injected.last_mut() {
+                record.time_ns = at;
+            }
         }
     }
 
@@ -1640,44 +1655,54 @@ impl Hypercalls for SimPlatform {
                     continue;
                 }
                 let is_write = request.op == BioOp::Write;
-                match rule.rule.kind {
-                    FaultKind::BioError { op, .. } => {
-                        if op.is_none_or(|op| op == request.op) && rule.fires(now) {
-                            plan = BioPlan::Error;
-                            faults.push((index, "fails with EIO".to_string()));
-                        }
+                // Which effect the rule has on this request; a rule counts
+                // (and draws) for every request its own filters admit. When
+                // several rules hit one request, EIO beats a torn write,
+                // which beats a lost one.
+                let effect = match rule.rule.kind {
+                    FaultKind::BioError { op, .. } if op.is_none_or(|op| op == request.op) => {
+                        BioEffect::Error
                     }
                     FaultKind::BioLatency { min_ns, max_ns, .. } => {
-                        if rule.fires(now) {
-                            latency = rule.rng.between(min_ns, max_ns);
-                            faults.push((index, format!("latency {}", format_duration(latency))));
-                        }
+                        BioEffect::Latency(min_ns, max_ns)
                     }
-                    FaultKind::BioReorder { .. } => {
-                        if rule.fires(now) && reorder.is_none() {
-                            reorder = Some((index, rule.rng.next_u64()));
-                        }
+                    FaultKind::BioReorder { .. } => BioEffect::Reorder,
+                    FaultKind::BioTorn { .. } if is_write => BioEffect::Torn,
+                    FaultKind::BioLost { .. } if is_write => BioEffect::Lost,
+                    _ => continue,
+                };
+                if !rule.fires(now) {
+                    continue;
+                }
+                match effect {
+                    BioEffect::Error => {
+                        plan = BioPlan::Error;
+                        faults.push((index, "fails with EIO".to_string()));
                     }
-                    FaultKind::BioTorn { .. } => {
-                        if is_write && rule.fires(now) && plan != BioPlan::Error {
-                            let kept = rule.rng.below(blocks.max(1) as u64) as usize;
-                            plan = BioPlan::Torn(kept);
-                            faults.push((
-                                index,
-                                format!("write torn: {kept} of {blocks} blocks written"),
-                            ));
-                        }
+                    BioEffect::Latency(min_ns, max_ns) => {
+                        latency = rule.rng.between(min_ns, max_ns);
+                        faults.push((index, format!("latency {}", format_duration(latency))));
                     }
-                    FaultKind::BioLost { .. } => {
-                        if is_write && rule.fires(now) && plan == BioPlan::Normal {
-                            plan = BioPlan::Volatile;
-                            faults.push((
-                                index,
-                                "write kept in the volatile cache until a flush".to_string(),
-                            ));
-                        }
+                    BioEffect::Reorder => {
+                        let draw = rule.rng.next_u64();
+                        reorder = reorder.or(Some((index, draw)));
                     }
-                    _ => {}
+                    BioEffect::Torn if plan != BioPlan::Error => {
+                        let kept = rule.rng.below(blocks.max(1) as u64) as usize;
+                        plan = BioPlan::Torn(kept);
+                        faults.push((
+                            index,
+                            format!("write torn: {kept} of {blocks} blocks written"),
+                        ));
+                    }
+                    BioEffect::Lost if plan == BioPlan::Normal => {
+                        plan = BioPlan::Volatile;
+                        faults.push((
+                            index,
+                            "write kept in the volatile cache until a flush".to_string(),
+                        ));
+                    }
+                    BioEffect::Torn | BioEffect::Lost => {}
                 }
             }
         }
