@@ -14,14 +14,15 @@ use corosensei::Coroutine;
 /// before it suspends.
 pub(crate) type Co = Coroutine<(), (), (), DefaultStack>;
 
-/// The stack size of pooled stacks (the default of `SimConfig::stack_size`).
+/// The default coroutine stack size (`SimConfig::stack_size`). Stacks of
+/// every size are pooled per OS thread and reused by later simulations.
 pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
 
 /// How many free stacks one OS thread keeps for reuse.
 const STACK_POOL_MAX: usize = 256;
 
 thread_local! {
-    static STACK_POOL: RefCell<Vec<DefaultStack>> = const { RefCell::new(Vec::new()) };
+    static STACK_POOL: RefCell<Vec<(usize, DefaultStack)>> = const { RefCell::new(Vec::new()) };
     static THREAD_TOKEN: Cell<u64> = const { Cell::new(0) };
     /// True while a simulated thread runs on this OS thread.
     pub(crate) static IN_COROUTINE: Cell<bool> = const { Cell::new(false) };
@@ -48,26 +49,29 @@ pub(crate) fn thread_token() -> u64 {
     })
 }
 
-/// A stack of `size` bytes, from the pool when the size is the default.
+/// A stack of at least `size` bytes, from this OS thread's pool when it
+/// holds one of that size.
 pub(crate) fn take_stack(size: usize) -> DefaultStack {
-    if size == DEFAULT_STACK_SIZE {
-        if let Some(stack) = STACK_POOL.with(|pool| pool.borrow_mut().pop()) {
-            return stack;
-        }
+    let pooled = STACK_POOL.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        // Simulations usually share one size, so the match is at the end.
+        let position = pool.iter().rposition(|(pooled, _)| *pooled == size)?;
+        Some(pool.swap_remove(position).1)
+    });
+    match pooled {
+        Some(stack) => stack,
+        None => DefaultStack::new(size).expect("cannot map a coroutine stack"),
     }
-    DefaultStack::new(size).expect("cannot map a coroutine stack")
 }
 
-/// Returns a stack to the pool (or frees it).
+/// Returns a stack of `size` bytes to the pool (or frees it when the pool is
+/// full).
 pub(crate) fn give_stack(stack: DefaultStack, size: usize) {
-    if size != DEFAULT_STACK_SIZE {
-        return;
-    }
     debug_assert!(stack.base().get() - stack.limit().get() >= size);
     STACK_POOL.with(|pool| {
         let mut pool = pool.borrow_mut();
         if pool.len() < STACK_POOL_MAX {
-            pool.push(stack);
+            pool.push((size, stack));
         }
     });
 }

@@ -84,7 +84,8 @@ pub struct SimConfig {
     pub wall_epoch_ns: u64,
     /// End the run as `Outcome::PowerCut` when virtual time would pass this.
     pub power_cut_ns: Option<u64>,
-    /// Coroutine stack size; only the default size is pooled.
+    /// Coroutine stack size in bytes (64 KiB by default; debug builds of deep
+    /// kernel code may want more). Stacks are pooled per OS thread.
     pub stack_size: usize,
     /// Let the panic hook print contained panics (off: they are only
     /// reported).

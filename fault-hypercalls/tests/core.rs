@@ -686,3 +686,33 @@ fn platform_refuses_other_os_threads() {
     .unwrap();
     assert!(result);
 }
+
+#[test]
+fn bigger_stacks_for_deep_kernel_code() {
+    fn deep(depth: u32, hc: &Hc) -> u64 {
+        let frame = [depth as u8; 1024];
+        if depth == 0 {
+            hc.thread_yield();
+            return u64::from(frame[0]);
+        }
+        std::hint::black_box(&frame);
+        deep(depth - 1, hc) + u64::from(frame[1])
+    }
+    for _ in 0..3 {
+        let mut sim = Sim::new(SimConfig {
+            stack_size: 512 * 1024,
+            ..Default::default()
+        });
+        for name in ["deep0", "deep1"] {
+            let hc: Hc = sim.hypercalls();
+            sim.spawn(name, move || {
+                assert_eq!(deep(200, &hc), deep_sum());
+            });
+        }
+        assert_eq!(sim.run().outcome, Outcome::Ok);
+    }
+}
+
+fn deep_sum() -> u64 {
+    (1..=200u64).map(|d| d % 256).sum()
+}
