@@ -24,6 +24,9 @@ const STACK_POOL_MAX: usize = 256;
 thread_local! {
     static STACK_POOL: RefCell<Vec<(usize, DefaultStack)>> = const { RefCell::new(Vec::new()) };
     static THREAD_TOKEN: Cell<u64> = const { Cell::new(0) };
+    /// The simulated thread running on this OS thread (creation index), or
+    /// `u32::MAX`; switched by the scheduler loop on every resume.
+    pub(crate) static CURRENT_THREAD: Cell<u32> = const { Cell::new(u32::MAX) };
     /// True while a simulated thread runs on this OS thread.
     pub(crate) static IN_COROUTINE: Cell<bool> = const { Cell::new(false) };
     /// Whether contained panics are printed by the default hook.

@@ -67,7 +67,15 @@
 //! that simulated code runs (for the panic hook) and a per-OS-thread token
 //! checks that the platform is only used on the OS thread that made it. The
 //! trait demands `Send + Sync`; [`SimPlatform`] gives both by asserting that
-//! token on every call.
+//! token on every call. The scheduler also switches a thread-local current
+//! thread on every resume, which [`current_thread`] reads.
+//!
+//! Thread ids are creation indices: the first thread spawned or created is
+//! `ThreadId(0)`, and so on, in every run with the same workload. Code on the
+//! owning OS thread outside any simulated thread (a test preparing a kernel
+//! before [`Sim::run`]) may make non-blocking hypercalls; `thread_current`
+//! answers `ThreadId(u32::MAX - 1)` there, and a call that would block
+//! panics.
 //!
 //! A panic in a simulated thread is caught at the coroutine boundary, ends
 //! the run as [`Outcome::Panic`] (thread name, message, location), and the
@@ -157,7 +165,7 @@ pub use report::{
     FaultRecord, LeakSite, LivelockReason, Outcome, RunReport, WaitEdge, WaitForGraph, WaitTarget,
 };
 pub use sched::{PointKind, SchedulePoint, Scheduler, Strategy};
-pub use sim::{Preemption, Sim, SimConfig, SimPlatform};
+pub use sim::{current_thread, Preemption, Sim, SimConfig, SimPlatform};
 pub use trace::{EventKind, Trace, TraceEvent, WaitWhat};
 
 pub use rumpkit_hypercall as hypercall;

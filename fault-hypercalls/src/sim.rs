@@ -28,8 +28,8 @@ use rumpkit_hypercall::{
 
 use crate::blockdev::{BlockDeviceSpec, BlockImage, Device};
 use crate::coroutine::{
-    give_stack, install_panic_hook, take_stack, thread_token, Co, DEFAULT_STACK_SIZE, IN_COROUTINE,
-    PANIC_LOCATION, PRINT_PANICS,
+    give_stack, install_panic_hook, take_stack, thread_token, Co, CURRENT_THREAD,
+    DEFAULT_STACK_SIZE, IN_COROUTINE, PANIC_LOCATION, PRINT_PANICS,
 };
 use crate::faults::{format_duration, FaultKind, FaultPlan, FaultRule};
 use crate::report::{
@@ -1947,7 +1947,9 @@ impl Sim {
                 .expect("a runnable thread has its coroutine");
             drop(st);
             let was_inside = IN_COROUTINE.replace(true);
+            let outer_thread = CURRENT_THREAD.replace(thread);
             let result = co.resume(());
+            CURRENT_THREAD.set(outer_thread);
             IN_COROUTINE.set(was_inside);
             let mut st = platform.state();
             st.current = NO_THREAD;
@@ -1985,7 +1987,9 @@ impl Sim {
         for (thread, mut co) in coroutines {
             platform.state().current = thread;
             let was_inside = IN_COROUTINE.replace(true);
+            let outer_thread = CURRENT_THREAD.replace(thread);
             co.force_unwind();
+            CURRENT_THREAD.set(outer_thread);
             IN_COROUTINE.set(was_inside);
             let mut st = platform.state();
             st.current = NO_THREAD;
@@ -2065,6 +2069,15 @@ impl Sim {
     pub fn now_ns(&self) -> u64 {
         self.platform.state().now_ns
     }
+}
+
+/// The simulated thread running on the calling OS thread, if any: its
+/// creation index as a [`ThreadId`] (the same value `thread_current` gives).
+/// For code that has no platform at hand (test helpers, assertions); kernel
+/// code asks `Hypercalls::thread_current`.
+pub fn current_thread() -> Option<ThreadId> {
+    let thread = CURRENT_THREAD.with(std::cell::Cell::get);
+    (thread != u32::MAX).then_some(ThreadId(u64::from(thread)))
 }
 
 impl Drop for Sim {

@@ -639,6 +639,7 @@ fn thread_ids_current_and_params() {
     let seen2 = seen.clone();
     sim.spawn("first", move || {
         let me = hc.thread_current();
+        assert_eq!(rumpkit_fault::current_thread(), Some(me));
         let seen3 = seen2.clone();
         let hc2 = hc.clone();
         let child = hc
@@ -653,7 +654,9 @@ fn thread_ids_current_and_params() {
         assert_eq!(hc.param("hostname"), None);
         hc.console_write(b"ok");
     });
+    assert_eq!(rumpkit_fault::current_thread(), None);
     let report = sim.run();
+    assert_eq!(rumpkit_fault::current_thread(), None);
     assert_eq!(report.outcome, Outcome::Ok);
     assert_eq!(*seen.lock().unwrap(), vec![1, 0]);
     assert_eq!(report.console, b"ok");

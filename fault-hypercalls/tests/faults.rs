@@ -491,3 +491,76 @@ fn clock_jitter_and_wall_clock_jumps() {
         .contains("wall clock jumps by -1s"));
     assert_eq!(report.faults_injected[2].time_ns, woke.max(2_000_000));
 }
+
+#[test]
+fn parser_never_panics_and_accepted_plans_round_trip() {
+    const PIECES: &[&str] = &[
+        "alloc",
+        "thread",
+        "bio.error",
+        "bio.latency",
+        "bio.reorder",
+        "bio.torn",
+        "bio.lost",
+        "clock.jitter",
+        "clock.jump",
+        " ",
+        " ",
+        ";",
+        "\n",
+        "#",
+        "=",
+        "nth=",
+        "p=",
+        "after=",
+        "until=",
+        "limit=",
+        "site=",
+        "name=",
+        "dev=",
+        "op=",
+        "min=",
+        "max=",
+        "at=",
+        "by=",
+        "3",
+        "0",
+        "0.5",
+        "1",
+        "-",
+        "10ms",
+        "5us",
+        "2s",
+        "7ns",
+        "tmpfs.*",
+        "md0",
+        "write",
+        "x",
+        "é",
+        "99999999999999999999",
+        "1e-3",
+    ];
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut accepted = 0;
+    for _ in 0..20_000 {
+        let length = next() % 12;
+        let text: String = (0..length)
+            .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+            .collect();
+        match FaultPlan::parse(&text) {
+            Ok(plan) => {
+                accepted += 1;
+                let canonical = plan.to_string();
+                assert_eq!(FaultPlan::parse(&canonical).as_ref(), Ok(&plan), "{text:?}");
+            }
+            Err(error) => assert!(error.offset <= text.len(), "{text:?}: {error}"),
+        }
+    }
+    assert!(accepted > 1000, "only {accepted} accepted");
+}
