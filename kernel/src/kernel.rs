@@ -18,9 +18,11 @@ use core::fmt;
 
 use rumpkit_hypercall::{Hypercalls, KernelEvent, VERSION};
 
+use crate::callout::CalloutShared;
 use crate::dev::DevFaction;
 use crate::errno::{Errno, KResult};
 use crate::kmem::{KAlloc, Kmem, KmemStats};
+use crate::thread::ThreadRegistry;
 use crate::vfs::VfsFaction;
 
 /// A faction: a group of kernel subsystems that components plug into. The
@@ -173,6 +175,8 @@ impl BootContext {
 pub struct Kernel {
     platform: Arc<dyn Hypercalls>,
     kmem: Arc<Kmem>,
+    pub(crate) threads: Arc<ThreadRegistry>,
+    pub(crate) callouts: Arc<CalloutShared>,
     pub(crate) vfs: Option<VfsFaction>,
     pub(crate) dev: Option<DevFaction>,
 }
@@ -243,7 +247,17 @@ impl Kernel {
         } else {
             None
         };
+        let threads = Arc::new(ThreadRegistry::new(
+            &context.platform,
+            context.alloc("kthread"),
+        ));
+        let callouts = Arc::new(CalloutShared::new(
+            &context.platform,
+            context.alloc("callout"),
+        ));
         let kernel = Kernel {
+            threads,
+            callouts,
             platform: context.platform,
             kmem: context.kmem,
             vfs,
@@ -307,6 +321,9 @@ impl Kernel {
         if let Some(dev) = &self.dev {
             dev.shutdown(self);
         }
+        // Then the base: no more callouts, and every kernel thread joined.
+        self.callouts.stop_all();
+        self.threads.join_all();
     }
 
     /// Halts the kernel: unmounts and syncs file systems, detaches devices,
@@ -324,11 +341,15 @@ impl Kernel {
             kmem,
             vfs,
             dev,
+            threads,
+            callouts,
             ..
         } = kernel;
         // Drop in reverse faction order, then read the books.
         drop(dev);
         drop(vfs);
+        drop(callouts);
+        drop(threads);
         platform.kernel_event(KernelEvent::Mark("halt", ""));
         Ok(HaltReport {
             memory: kmem.stats(),

@@ -33,13 +33,17 @@
 
 extern crate alloc;
 
+pub mod callout;
 pub mod dev;
 pub mod errno;
 pub mod kernel;
 pub mod kmem;
 pub mod sync;
+pub mod thread;
 pub mod vfs;
 
+pub use callout::CalloutId;
 pub use errno::{Errno, KResult};
 pub use kernel::{BootConfig, BootError, Component, Faction, HaltError, HaltReport, Kernel};
 pub use rumpkit_hypercall as hypercall;
+pub use thread::KThread;
