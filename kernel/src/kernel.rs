@@ -22,6 +22,7 @@ use crate::callout::CalloutShared;
 use crate::dev::DevFaction;
 use crate::errno::{Errno, KResult};
 use crate::kmem::{KAlloc, Kmem, KmemStats};
+use crate::syscall::proc::ProcTable;
 use crate::thread::ThreadRegistry;
 use crate::vfs::VfsFaction;
 
@@ -179,6 +180,8 @@ pub struct Kernel {
     pub(crate) callouts: Arc<CalloutShared>,
     pub(crate) vfs: Option<VfsFaction>,
     pub(crate) dev: Option<DevFaction>,
+    /// Process contexts, descriptor tables and open files.
+    pub(crate) procs: ProcTable,
 }
 
 /// Parses a size such as `4096`, `64K`, `16M` or `1G`.
@@ -247,6 +250,7 @@ impl Kernel {
         } else {
             None
         };
+        let procs = ProcTable::new(&context.platform, context.alloc("proc"));
         let threads = Arc::new(ThreadRegistry::new(
             &context.platform,
             context.alloc("kthread"),
@@ -258,6 +262,7 @@ impl Kernel {
         let kernel = Kernel {
             threads,
             callouts,
+            procs,
             platform: context.platform,
             kmem: context.kmem,
             vfs,
@@ -341,6 +346,7 @@ impl Kernel {
             kmem,
             vfs,
             dev,
+            procs,
             threads,
             callouts,
             ..
@@ -348,6 +354,7 @@ impl Kernel {
         // Drop in reverse faction order, then read the books.
         drop(dev);
         drop(vfs);
+        drop(procs);
         drop(callouts);
         drop(threads);
         platform.kernel_event(KernelEvent::Mark("halt", ""));

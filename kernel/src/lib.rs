@@ -40,10 +40,12 @@ pub mod kernel;
 pub mod kmem;
 pub mod sync;
 pub mod thread;
+pub mod syscall;
 pub mod vfs;
 
 pub use callout::CalloutId;
 pub use errno::{Errno, KResult};
+pub use syscall::{Fd, Pid, Stat, Sys};
 pub use kernel::{BootConfig, BootError, Component, Faction, HaltError, HaltReport, Kernel};
 pub use rumpkit_hypercall as hypercall;
 pub use thread::KThread;
