@@ -695,10 +695,10 @@ impl FileSystem for Tmpfs {
                     (entry.ino, &entry.name)
                 }
             };
-            let kind = match state.index(ino) {
-                Ok(index) => state.inodes[index].kind,
-                Err(_) => continue,
-            };
+            let index = state
+                .index(ino)
+                .expect("tmpfs: every directory entry names a live inode");
+            let kind = state.inodes[index].kind;
             let entry = DirEntry {
                 ino,
                 kind,

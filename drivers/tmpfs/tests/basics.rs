@@ -23,7 +23,7 @@ fn boot() -> (Arc<Kernel>, Pid) {
 }
 
 fn halt_clean(kernel: Arc<Kernel>) {
-    let report = kernel.halt().ok().expect("halt");
+    let report = kernel.halt().expect("halt");
     assert!(!report.leaked(), "leak at halt: {:?}", report.memory);
 }
 

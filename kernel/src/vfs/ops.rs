@@ -121,7 +121,12 @@ impl VfsFaction {
                         mount: parent.dir.mount,
                         ino,
                     });
-                    let attr = table.get(node.mount).fs().getattr(node.ino)?;
+                    let attr = match table.get(node.mount).fs().getattr(node.ino) {
+                        Ok(attr) => attr,
+                        // Removed since the lookup: look again (and create).
+                        Err(Errno::ENOENT) => continue,
+                        Err(errno) => return Err(errno),
+                    };
                     if attr.kind == NodeKind::Symlink {
                         if flags & O_NOFOLLOW != 0 {
                             return Err(Errno::ELOOP);
@@ -151,6 +156,28 @@ impl VfsFaction {
     }
 
     fn open_node(
+        &self,
+        kernel: &Kernel,
+        table: &MountTable,
+        path: &[u8],
+        flags: u32,
+        mode: u32,
+    ) -> KResult<FileTarget> {
+        // With O_CREAT, a file that vanishes between lookup and open (another
+        // thread unlinked it) is looked up, or created, again: open(O_CREAT)
+        // does not answer ENOENT for a path whose directory exists.
+        let mut attempts = 0;
+        loop {
+            let result = self.open_once(kernel, table, path, flags, mode);
+            attempts += 1;
+            match result {
+                Err(Errno::ENOENT) if flags & O_CREAT != 0 && attempts < CREATE_RETRIES => {}
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(
         &self,
         kernel: &Kernel,
         table: &MountTable,
