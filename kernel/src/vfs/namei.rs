@@ -124,7 +124,7 @@ pub(crate) fn resolve(
     follow: bool,
 ) -> KResult<Resolved> {
     let mode = if follow { Mode::Follow } else { Mode::NoFollow };
-    match walk(table, alloc, path, mode)? {
+    match walk(table, alloc, None, path, mode)? {
         End::Resolved(resolved) => Ok(resolved),
         End::Parent(_) => unreachable!("only parent walks end at the parent"),
     }
@@ -132,7 +132,27 @@ pub(crate) fn resolve(
 
 /// Resolves all of `path` but its last component.
 pub(crate) fn resolve_parent(table: &MountTable, alloc: &KAlloc, path: &[u8]) -> KResult<Parent> {
-    match walk(table, alloc, path, Mode::Parent)? {
+    parent_walk(table, alloc, None, path)
+}
+
+/// Like [`resolve_parent`], with a relative `path` starting at directory
+/// `start` (a symlink's target, relative to the link's directory).
+pub(crate) fn resolve_parent_at(
+    table: &MountTable,
+    alloc: &KAlloc,
+    start: Node,
+    path: &[u8],
+) -> KResult<Parent> {
+    parent_walk(table, alloc, Some(start), path)
+}
+
+fn parent_walk(
+    table: &MountTable,
+    alloc: &KAlloc,
+    start: Option<Node>,
+    path: &[u8],
+) -> KResult<Parent> {
+    match walk(table, alloc, start, path, Mode::Parent)? {
         End::Parent(parent) => Ok(parent),
         End::Resolved(resolved) => Ok(Parent {
             // Only a path without components ends here.
@@ -170,10 +190,16 @@ fn getattr(table: &MountTable, node: Node) -> KResult<Attr> {
     table.get(node.mount).fs().getattr(node.ino)
 }
 
-fn walk(table: &MountTable, alloc: &KAlloc, path: &[u8], mode: Mode) -> KResult<End> {
+fn walk(
+    table: &MountTable,
+    alloc: &KAlloc,
+    start: Option<Node>,
+    path: &[u8],
+    mode: Mode,
+) -> KResult<End> {
     check_path(path)?;
     let root = table.root()?;
-    let mut current = root;
+    let mut current = start.unwrap_or(root);
     let mut current_kind = NodeKind::Dir;
     let mut owned: Option<KVec<u8>> = None;
     let mut position = 0usize;

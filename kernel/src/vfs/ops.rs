@@ -4,6 +4,7 @@
 
 use crate::errno::{Errno, KResult};
 use crate::kernel::Kernel;
+use crate::kmem::{KVec, TryPush};
 use crate::syscall::abi::{
     MNT_FORCE, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_TRUNC,
     O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET, UMOUNT_NOFOLLOW,
@@ -13,8 +14,19 @@ use crate::syscall::{Fd, Pid, Stat};
 use crate::vfs::devfs::{self, DevFs, DEVFS_NAME};
 use crate::vfs::fs::{Attr, MountRequest, NodeKind, SetAttr, WriteAt};
 use crate::vfs::mount::{Mount, MountFs, MountTable, Node};
-use crate::vfs::namei::{check_path, resolve, resolve_parent, Last, Parent, Resolved, PATH_MAX};
+use crate::vfs::namei::{
+    check_path, resolve, resolve_parent, resolve_parent_at, Last, Parent, Resolved, MAX_SYMLINKS,
+    PATH_MAX,
+};
 use crate::vfs::VfsFaction;
+
+/// What `open(O_CREAT)` found under the last name.
+enum Found {
+    /// A node that is not a symlink (maybe just created).
+    Node(Resolved),
+    /// A symlink, with the length of its target.
+    Symlink(Node, u64),
+}
 
 /// How many times `open(O_CREAT)` retries when the name it saw missing was
 /// created by someone else before it could create it.
@@ -80,7 +92,10 @@ impl VfsFaction {
         flags: u32,
         mode: u32,
     ) -> KResult<Fd> {
-        if flags & O_ACCMODE == O_ACCMODE {
+        // Linux (since 6.4) refuses O_CREAT | O_DIRECTORY outright.
+        if flags & O_ACCMODE == O_ACCMODE
+            || flags & (O_CREAT | O_DIRECTORY) == O_CREAT | O_DIRECTORY
+        {
             return Err(Errno::EINVAL);
         }
         check_path(path)?;
@@ -98,6 +113,9 @@ impl VfsFaction {
         }
     }
 
+    /// `open(O_CREAT)`'s lookup: finds the last component or creates it. A
+    /// symlink there is followed (unless `O_NOFOLLOW` or `O_EXCL`), and if
+    /// it dangles, its target is created, as Linux does.
     fn create_or_find(
         &self,
         table: &MountTable,
@@ -105,10 +123,42 @@ impl VfsFaction {
         flags: u32,
         mode: u32,
     ) -> KResult<Resolved> {
-        let parent = resolve_parent(table, &self.alloc, path)?;
-        if parent.last != Last::Name || parent.trailing_slash {
-            return Err(Errno::EISDIR);
+        let mut followed: Option<(Node, KVec<u8>)> = None;
+        for _ in 0..=MAX_SYMLINKS {
+            let parent = match &followed {
+                None => resolve_parent(table, &self.alloc, path)?,
+                Some((start, target)) => resolve_parent_at(table, &self.alloc, *start, target)?,
+            };
+            if parent.last != Last::Name || parent.trailing_slash {
+                return Err(Errno::EISDIR);
+            }
+            match self.find_or_create(table, &parent, flags, mode)? {
+                Found::Node(resolved) => return Ok(resolved),
+                Found::Symlink(node, size) => {
+                    if flags & O_NOFOLLOW != 0 {
+                        return Err(Errno::ELOOP);
+                    }
+                    let mut target: KVec<u8> = self.alloc.with_site("vfs.path").vec();
+                    target.try_resize(size.min(PATH_MAX as u64) as usize, 0)?;
+                    let length = table.get(node.mount).fs().readlink(node.ino, &mut target)?;
+                    target.truncate(length);
+                    if target.is_empty() {
+                        return Err(Errno::ENOENT);
+                    }
+                    followed = Some((parent.dir, target));
+                }
+            }
         }
+        Err(Errno::ELOOP)
+    }
+
+    fn find_or_create(
+        &self,
+        table: &MountTable,
+        parent: &Parent,
+        flags: u32,
+        mode: u32,
+    ) -> KResult<Found> {
         let fs = table.get(parent.dir.mount).fs();
         let name = parent.name.as_bytes();
         for _ in 0..CREATE_RETRIES {
@@ -128,23 +178,18 @@ impl VfsFaction {
                         Err(errno) => return Err(errno),
                     };
                     if attr.kind == NodeKind::Symlink {
-                        if flags & O_NOFOLLOW != 0 {
-                            return Err(Errno::ELOOP);
-                        }
-                        return resolve(table, &self.alloc, path, true);
+                        return Ok(Found::Symlink(node, attr.size));
                     }
-                    return Ok(Resolved { node, attr });
+                    return Ok(Found::Node(Resolved { node, attr }));
                 }
                 Err(Errno::ENOENT) => match fs.create(parent.dir.ino, name, mode & 0o7777) {
                     Ok(ino) => {
                         let attr = fs.getattr(ino)?;
-                        return Ok(Resolved {
-                            node: Node {
-                                mount: parent.dir.mount,
-                                ino,
-                            },
-                            attr,
-                        });
+                        let node = Node {
+                            mount: parent.dir.mount,
+                            ino,
+                        };
+                        return Ok(Found::Node(Resolved { node, attr }));
                     }
                     Err(Errno::EEXIST) if flags & O_EXCL == 0 => continue,
                     Err(errno) => return Err(errno),
@@ -198,7 +243,7 @@ impl VfsFaction {
             return Err(Errno::ENOTDIR);
         }
         let access = flags & O_ACCMODE;
-        if kind == NodeKind::Dir && (access != O_RDONLY || flags & O_TRUNC != 0) {
+        if kind == NodeKind::Dir && (access != O_RDONLY || flags & (O_TRUNC | O_CREAT) != 0) {
             return Err(Errno::EISDIR);
         }
         let mount = table.get(resolved.node.mount);
@@ -248,6 +293,9 @@ impl VfsFaction {
         buf: &mut [u8],
         at: Option<i64>,
     ) -> KResult<usize> {
+        if at.is_some_and(|offset| offset < 0) {
+            return Err(Errno::EINVAL);
+        }
         self.with_file(kernel, pid, fd, |table, file| {
             let target = &file.target;
             if target.flags & O_ACCMODE == O_WRONLY {
@@ -283,6 +331,9 @@ impl VfsFaction {
         data: &[u8],
         at: Option<i64>,
     ) -> KResult<usize> {
+        if at.is_some_and(|offset| offset < 0) {
+            return Err(Errno::EINVAL);
+        }
         self.with_file(kernel, pid, fd, |table, file| {
             let target = &file.target;
             if target.flags & O_ACCMODE == O_RDONLY {
