@@ -387,6 +387,9 @@ impl FileSystem for Tmpfs {
         if state.inodes[target_index].nlink == 0 {
             return Err(Errno::ENOENT);
         }
+        if state.inodes[target_index].nlink == u32::MAX {
+            return Err(Errno::EMLINK);
+        }
         let dir_index = state.live_dir_index(dir)?;
         let position = match state.inodes[dir_index].find(name) {
             Ok(_) => return Err(Errno::EEXIST),
