@@ -90,7 +90,7 @@ pub fn parse_dirents(mut bytes: &[u8]) -> Vec<(u64, u8, Vec<u8>)> {
         let reclen = u16::from_le_bytes(bytes[16..18].try_into().unwrap()) as usize;
         let kind = bytes[18];
         assert!(
-            reclen >= 20 && reclen % 8 == 0 && reclen <= bytes.len(),
+            reclen >= 20 && reclen.is_multiple_of(8) && reclen <= bytes.len(),
             "bad d_reclen {reclen} with {} bytes left",
             bytes.len()
         );
