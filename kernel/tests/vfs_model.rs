@@ -721,7 +721,10 @@ fn model_creates_through_dangling_symlinks() {
         Call::Stat(1),
     ];
     let mut model = Model::new();
-    let results: Vec<_> = calls.iter().map(|c| model.apply(c).map(|(v, _)| v)).collect();
+    let results: Vec<_> = calls
+        .iter()
+        .map(|c| model.apply(c).map(|(v, _)| v))
+        .collect();
     assert_eq!(results[1], Ok(Val::N(0)));
     assert_eq!(results[2], Ok(Val::Stat(S_IFREG, 1, Some(0))));
     check_sequence(&calls).unwrap();
