@@ -306,6 +306,6 @@ impl<'k> Sys<'k> {
 
     /// Makes every mounted file system durable.
     pub fn sync(&self) -> KResult<()> {
-        self.vfs_call("sync", |v| v.sync())
+        self.vfs_call("sync", |v| v.sync(self.kernel))
     }
 }

@@ -12,16 +12,12 @@
 
 use crate::errno::{Errno, KResult};
 use crate::kernel::Kernel;
-use crate::kmem::{KAlloc, KVec};
+use crate::kmem::{KAlloc, KVec, TryPush};
 use crate::vfs::fs::{
     Attr, DirEntry, FileSystem, Ino, NodeKind, SetAttr, StatFs, WriteAt, Written,
 };
 
-// The dev faction's block-device handle. Until the dev faction's API lands,
-// a stand-in of the same shape; devfs mounts answer ENODEV meanwhile.
-/// A block device of the dev faction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BdevId(pub u32);
+pub(crate) use crate::dev::BdevId;
 
 /// The name `mount` knows devfs by.
 pub const DEVFS_NAME: &str = "devfs";
@@ -44,10 +40,22 @@ pub(crate) struct DevFs {
 impl DevFs {
     /// Mounts a devfs over the dev faction's devices (`ENODEV` without it).
     pub fn mount(kernel: &Kernel, alloc: &KAlloc) -> KResult<DevFs> {
-        let _ = kernel.dev().map_err(|_| Errno::ENODEV)?;
-        let entries: KVec<DevEntry> = alloc.with_site("vfs.devfs").vec();
-        if entries.is_empty() {
-            return Err(Errno::ENODEV);
+        let dev = kernel.dev().map_err(|_| Errno::ENODEV)?;
+        let alloc = alloc.with_site("vfs.devfs");
+        let names = dev.block_device_names(&alloc)?;
+        let mut entries: KVec<DevEntry> = alloc.vec();
+        entries
+            .try_reserve_exact(names.len())
+            .map_err(|_| Errno::ENOMEM)?;
+        for name in names {
+            let bdev = dev.bdev_lookup(&name)?;
+            let info = dev.bdev_info(bdev)?;
+            entries.try_push(DevEntry {
+                name,
+                bdev,
+                size_bytes: info.size_bytes,
+                rdev: info.rdev,
+            })?;
         }
         let mounted_ns = i64::try_from(kernel.platform().clock_wall_ns()).unwrap_or(i64::MAX);
         Ok(DevFs {
@@ -221,7 +229,6 @@ impl DevFs {
 }
 
 // The block-device switch as the vfs uses it for open block-special files.
-// Until the dev faction's API lands these answer ENXIO.
 
 /// Reads from a block device at any offset.
 pub(crate) fn bdev_read(
@@ -230,8 +237,7 @@ pub(crate) fn bdev_read(
     offset: u64,
     buf: &mut [u8],
 ) -> KResult<usize> {
-    let _ = (kernel.dev()?, bdev, offset, buf);
-    Err(Errno::ENXIO)
+    kernel.dev()?.bdev_read(kernel, bdev, offset, buf)
 }
 
 /// Writes to a block device at any offset.
@@ -241,18 +247,15 @@ pub(crate) fn bdev_write(
     offset: u64,
     data: &[u8],
 ) -> KResult<usize> {
-    let _ = (kernel.dev()?, bdev, offset, data);
-    Err(Errno::ENXIO)
+    kernel.dev()?.bdev_write(kernel, bdev, offset, data)
 }
 
 /// Writes back a block device's buffers and flushes it.
 pub(crate) fn bdev_flush(kernel: &Kernel, bdev: BdevId) -> KResult<()> {
-    let _ = (kernel.dev()?, bdev);
-    Err(Errno::ENXIO)
+    kernel.dev()?.bdev_flush(kernel, bdev)
 }
 
 /// A block device's size in bytes.
 pub(crate) fn bdev_size(kernel: &Kernel, bdev: BdevId) -> KResult<u64> {
-    let _ = (kernel.dev()?, bdev);
-    Err(Errno::ENXIO)
+    Ok(kernel.dev()?.bdev_info(bdev)?.size_bytes)
 }

@@ -760,10 +760,15 @@ impl VfsFaction {
         Ok(())
     }
 
-    pub(crate) fn sync(&self) -> KResult<()> {
+    /// Syncs every file system, then the block devices' buffers (like
+    /// Linux, `sync` reports no errors).
+    pub(crate) fn sync(&self, kernel: &Kernel) -> KResult<()> {
         let table = self.mounts.read();
         for mount in table.mounts.iter().flatten() {
             let _ = mount.fs().sync();
+        }
+        if let Ok(dev) = kernel.dev() {
+            let _ = dev.sync_all();
         }
         Ok(())
     }
