@@ -235,18 +235,18 @@ impl Kernel {
         };
         // Faction order: base (above), vfs, net, dev.
         let vfs = if wants(Faction::Vfs) {
-            Some(VfsFaction::boot(&context).map_err(|errno| BootError::Init {
-                what: "vfs",
-                errno,
-            })?)
+            Some(
+                VfsFaction::boot(&context)
+                    .map_err(|errno| BootError::Init { what: "vfs", errno })?,
+            )
         } else {
             None
         };
         let dev = if wants(Faction::Dev) {
-            Some(DevFaction::boot(&context).map_err(|errno| BootError::Init {
-                what: "dev",
-                errno,
-            })?)
+            Some(
+                DevFaction::boot(&context)
+                    .map_err(|errno| BootError::Init { what: "dev", errno })?,
+            )
         } else {
             None
         };

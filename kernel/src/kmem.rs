@@ -249,7 +249,8 @@ impl<T> TryPush<T> for KVec<T> {
         T: Clone,
     {
         if len > self.len() {
-            self.try_reserve(len - self.len()).map_err(|_| Errno::ENOMEM)?;
+            self.try_reserve(len - self.len())
+                .map_err(|_| Errno::ENOMEM)?;
         }
         self.resize(len, value);
         Ok(())

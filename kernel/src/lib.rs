@@ -39,13 +39,13 @@ pub mod errno;
 pub mod kernel;
 pub mod kmem;
 pub mod sync;
-pub mod thread;
 pub mod syscall;
+pub mod thread;
 pub mod vfs;
 
 pub use callout::CalloutId;
 pub use errno::{Errno, KResult};
-pub use syscall::{Fd, Pid, Stat, Sys};
 pub use kernel::{BootConfig, BootError, Component, Faction, HaltError, HaltReport, Kernel};
 pub use rumpkit_hypercall as hypercall;
+pub use syscall::{Fd, Pid, Stat, Sys};
 pub use thread::KThread;

@@ -292,7 +292,7 @@ pub fn run(options: &Options) -> Result<Outcome> {
     };
     cmd::run(&mut report(&["--html"]))?;
     let lcov = target.join("lcov.info");
-    cmd::run(report(&["--lcov", "--output-path"]).arg(&lcov))?;
+    cmd::run(report(&["--lcov"]).arg("--output-path").arg(&lcov))?;
     let json = cmd::output(&mut report(&["--json", "--summary-only"]))?;
     let json: Value =
         serde_json::from_str(&json).map_err(|e| format!("cargo llvm-cov report --json: {e}"))?;
