@@ -101,7 +101,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// recursively for `*.scn`), sorted by name; the bundled suite when
 /// `paths` is empty.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<ScenarioFile>, String> {
-    let suite = suite_root();
+    let suite = suite_root().canonicalize().unwrap_or_else(|_| suite_root());
     let defaulted = [suite.clone()];
     let paths = if paths.is_empty() {
         &defaulted[..]
@@ -117,6 +117,9 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<ScenarioFile>, String> {
                 .map_err(|e| e.to_string())?
                 .join(path)
         };
+        let abs = abs
+            .canonicalize()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         let meta = fs::metadata(&abs).map_err(|e| format!("{}: {e}", path.display()))?;
         if meta.is_dir() {
             let mut files = Vec::new();
