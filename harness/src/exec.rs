@@ -250,7 +250,7 @@ fn settings(script: &Script) -> Result<Settings, Diagnostics> {
                             settings.params.insert("ncpu".into(), number.to_string());
                         }
                         "mdunits" if (1..=8).contains(&number) => md_units = number,
-                        "mdsize" if number >= 512 && number <= 1 << 30 => md_size = number,
+                        "mdsize" if (512..=1 << 30).contains(&number) => md_size = number,
                         "mdblock" if number.is_power_of_two() && (512..=65536).contains(&number) => {
                             md_block = number
                         }
