@@ -342,9 +342,26 @@ fn open_flags(#[case] script: Vec<(Op, Res)>) {
     (Lseek(0, -2, SEEK_END), n(3)),
     (Read(0, 10), b("lo")),
     (Lseek(0, -4, SEEK_CUR), n(1)),
-    (Lseek(0, 7, 3), e(EINVAL)),
+    (Lseek(0, 7, SEEK_DATA), e(ENXIO)),
     (Lseek(0, 0, 99), e(EINVAL)),
     (Lseek(0, 0, SEEK_CUR), n(1)),
+])]
+#[case::seek_data_and_hole(vec![
+    (Open("/f", CREATE, 0o644), n(0)),
+    (Lseek(0, 0, SEEK_DATA), e(ENXIO)),
+    (Lseek(0, 0, SEEK_HOLE), e(ENXIO)),
+    (Write(0, "hello"), n(5)),
+    (Lseek(0, 2, SEEK_DATA), n(2)),
+    (Lseek(0, 0, SEEK_CUR), n(2)),
+    (Lseek(0, 1, SEEK_HOLE), n(5)),
+    (Lseek(0, 0, SEEK_CUR), n(5)),
+    (Lseek(0, 5, SEEK_DATA), e(ENXIO)),
+    (Lseek(0, 5, SEEK_HOLE), e(ENXIO)),
+    (Lseek(0, -1, SEEK_DATA), e(ENXIO)),
+    (Lseek(0, 0, SEEK_CUR), n(5)),
+    (Mkdir("/d"), n(0)),
+    (Open("/d", O_RDONLY, 0), n(1)),
+    (Lseek(1, 0, SEEK_DATA), e(EINVAL)),
 ])]
 #[case::seek_past_end_then_write(vec![
     (Open("/f", CREATE, 0o644), n(0)),

@@ -42,6 +42,12 @@ pub const SEEK_SET: u32 = 0;
 pub const SEEK_CUR: u32 = 1;
 /// `lseek` from the end.
 pub const SEEK_END: u32 = 2;
+/// `lseek` to the next data at or after the offset (`ENXIO` at or past the
+/// end). rumpkit's file systems keep no holes, so that is the offset itself.
+pub const SEEK_DATA: u32 = 3;
+/// `lseek` to the next hole at or after the offset (`ENXIO` at or past the
+/// end). With no holes kept, that is the end of the file.
+pub const SEEK_HOLE: u32 = 4;
 
 /// `umount2`: force (accepted; tmpfs and devfs unmount the same way).
 pub const MNT_FORCE: u32 = 1;
@@ -120,6 +126,8 @@ const CONSTANTS: &[(&str, i64)] = &[
     ("SEEK_SET", SEEK_SET as i64),
     ("SEEK_CUR", SEEK_CUR as i64),
     ("SEEK_END", SEEK_END as i64),
+    ("SEEK_DATA", SEEK_DATA as i64),
+    ("SEEK_HOLE", SEEK_HOLE as i64),
     ("MNT_FORCE", MNT_FORCE as i64),
     ("MNT_DETACH", MNT_DETACH as i64),
     ("UMOUNT_NOFOLLOW", UMOUNT_NOFOLLOW as i64),

@@ -7,7 +7,7 @@ use crate::kernel::Kernel;
 use crate::kmem::{KVec, TryPush};
 use crate::syscall::abi::{
     MNT_FORCE, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_TRUNC,
-    O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET, UMOUNT_NOFOLLOW,
+    O_WRONLY, SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET, UMOUNT_NOFOLLOW,
 };
 use crate::syscall::proc::{FileRef, FileTarget, Released};
 use crate::syscall::{Fd, Pid, Stat};
@@ -391,21 +391,35 @@ impl VfsFaction {
     ) -> KResult<u64> {
         self.with_file(kernel, pid, fd, |table, file| {
             let target = &file.target;
-            let base: i64 = match whence {
-                SEEK_SET => 0,
-                SEEK_CUR => i64::try_from(file.offset).map_err(|_| Errno::EOVERFLOW)?,
-                SEEK_END => match target.kind {
-                    NodeKind::Dir => return Err(Errno::EINVAL),
+            let end = || -> KResult<i64> {
+                match target.kind {
+                    NodeKind::Dir => Err(Errno::EINVAL),
                     NodeKind::BlockDevice => {
                         let bdev = target.bdev.ok_or(Errno::ENXIO)?;
                         let size = devfs::bdev_size(kernel, bdev)?;
-                        i64::try_from(size).map_err(|_| Errno::EOVERFLOW)?
+                        i64::try_from(size).map_err(|_| Errno::EOVERFLOW)
                     }
                     _ => {
                         let attr = table.get(target.mount).fs().getattr(target.ino)?;
-                        i64::try_from(attr.size).map_err(|_| Errno::EOVERFLOW)?
+                        i64::try_from(attr.size).map_err(|_| Errno::EOVERFLOW)
                     }
-                },
+                }
+            };
+            let base: i64 = match whence {
+                SEEK_SET => 0,
+                SEEK_CUR => i64::try_from(file.offset).map_err(|_| Errno::EOVERFLOW)?,
+                SEEK_END => end()?,
+                // As Linux's generic_file_llseek_size: the whole file is
+                // data, and the only hole is the one at its end.
+                SEEK_DATA | SEEK_HOLE => {
+                    let end = end()?;
+                    if offset < 0 || offset >= end {
+                        return Err(Errno::ENXIO);
+                    }
+                    let new = if whence == SEEK_DATA { offset } else { end };
+                    kernel.procs.set_offset(file, new as u64);
+                    return Ok(new as u64);
+                }
                 _ => return Err(Errno::EINVAL),
             };
             let new = base.checked_add(offset).ok_or(Errno::EOVERFLOW)?;
