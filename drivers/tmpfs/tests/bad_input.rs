@@ -253,7 +253,7 @@ fn wrong_kind_of_descriptor() {
 #[case::unknown_number(9999, [0; 6], ENOSYS)]
 #[case::huge_number(u64::MAX, [0; 6], ENOSYS)]
 #[case::getpid_is_not_here(39, [0; 6], ENOSYS)]
-#[case::lseek_whence_3(nr::LSEEK, [0, 0, 3, 0, 0, 0], EINVAL)]
+#[case::lseek_whence_5(nr::LSEEK, [0, 0, 5, 0, 0, 0], EINVAL)]
 #[case::lseek_whence_huge(nr::LSEEK, [0, 0, u64::from(u32::MAX), 0, 0, 0], EINVAL)]
 #[case::lseek_negative(nr::LSEEK, [0, (-1i64) as u64, 0, 0, 0, 0], EINVAL)]
 #[case::pread_negative(nr::PREAD64, [0, 0, 0, (-1i64) as u64, 0, 0], EINVAL)]
