@@ -31,8 +31,8 @@ use rumpkit_kernel::syscall::abi;
 use rumpkit_kernel::syscall::{Pid, Stat};
 use rumpkit_kernel::{BootConfig, Component, Errno, Faction, KResult, Kernel};
 use rumpkit_scenario::{
-    ArgKind, Call, CallTable, Diagnostic, Diagnostics, ErrorKind, ExpectAlt, FlagTerm, Script,
-    Span, Stmt, StmtKind, Value,
+    ArgKind, Call, CallTable, Diagnostic, Diagnostics, ErrorKind, ExpectAlt, FlagTerm, ResultKind,
+    Script, Span, Stmt, StmtKind, Value,
 };
 
 use crate::table::KernelTable;
@@ -734,16 +734,23 @@ fn exec_call(cx: &Cx, kernel: &Kernel, stmt: &Stmt, call: &Call, scope: &mut Sco
         );
         return;
     }
-    if let (Some(bind), Ok(value)) = (&call.bind, result) {
-        let bound = match value {
-            Res::Unit => return,
-            Res::Int(n) => Bound::Int(n),
-            Res::Fd(fd) => Bound::Fd(fd),
-            Res::Bytes(bytes) => Bound::Bytes(bytes),
-            Res::Stat(_) => Bound::Stat,
-        };
-        scope.insert(bind.node.clone(), bound);
-    }
+    let Some(bind) = &call.bind else { return };
+    let bound = match result {
+        Ok(Res::Unit) => return,
+        Ok(Res::Int(n)) => Bound::Int(n),
+        Ok(Res::Fd(fd)) => Bound::Fd(fd),
+        Ok(Res::Bytes(bytes)) => Bound::Bytes(bytes),
+        Ok(Res::Stat(_)) => Bound::Stat,
+        // A call that failed as allowed binds what C code would hold: -1
+        // (so a later call on the descriptor gets EBADF), or no bytes.
+        Err(_) => match KernelTable.signature(&call.name.node).map(|s| s.result) {
+            Some(ResultKind::Fd) => Bound::Fd(-1),
+            Some(ResultKind::Int) => Bound::Int(-1),
+            Some(ResultKind::Bytes) => Bound::Bytes(Vec::new()),
+            _ => return,
+        },
+    };
+    scope.insert(bind.node.clone(), bound);
 }
 
 /// An evaluated argument.
