@@ -16,6 +16,7 @@
 //! * [`host`] — the host-OS backend for `--diff-host`.
 
 pub mod exec;
+pub mod host;
 pub mod shrink;
 pub mod suite;
 pub mod table;

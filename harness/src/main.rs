@@ -53,6 +53,10 @@ struct RunArgs {
     /// OS threads running cases (default: `RUMPKIT_JOBS` or the cores).
     #[arg(long, short)]
     jobs: Option<usize>,
+    /// After the run, run every script's file-system calls on the host (Linux)
+    /// too and compare them with the kernel's, at seed 0.
+    #[arg(long)]
+    diff_host: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -210,11 +214,40 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     } else {
         println!("{summary}");
     }
-    Ok(if failed > 0 || load_errors > 0 {
+    let mismatches = if args.diff_host {
+        diff_host(&scenarios)?
+    } else {
+        0
+    };
+    Ok(if failed > 0 || load_errors > 0 || mismatches > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `run --diff-host`: diffs every scenario with the host at seed 0, prints
+/// the summary and each mismatch, and returns the number of mismatches.
+fn diff_host<T>(scenarios: &[(Scenario, T)]) -> Result<usize, String> {
+    let (mut compared, mut calls, mut skipped) = (0, 0, 0);
+    let mut mismatches = Vec::new();
+    for (scenario, _) in scenarios {
+        let report = rumpkit::host::diff(scenario, 0)?;
+        match &report.skipped {
+            Some(_) => skipped += 1,
+            None => compared += 1,
+        }
+        calls += report.compared;
+        mismatches.extend(report.mismatches);
+    }
+    println!(
+        "diff-host: {compared} scripts compared ({calls} calls), {skipped} skipped, {} mismatches",
+        mismatches.len()
+    );
+    for mismatch in &mismatches {
+        println!("  {mismatch}");
+    }
+    Ok(mismatches.len())
 }
 
 fn replay(args: ReplayArgs) -> Result<ExitCode, String> {
