@@ -21,8 +21,11 @@ use std::process::ExitCode;
 
 /// The bare-metal target the kernel and drivers must build for.
 const BARE_METAL_TARGET: &str = "x86_64-unknown-none";
-/// The golden snapshot package.
-const GOLDEN_PACKAGE: &str = "rumpkit-golden";
+/// The package whose test target `GOLDEN_TEST` checks the golden snapshots
+/// in `golden/` (one per bundled scenario, see golden/README.md).
+const GOLDEN_PACKAGE: &str = "rumpkit";
+/// The golden snapshot test target (harness/tests/golden.rs).
+const GOLDEN_TEST: &str = "golden";
 
 #[derive(Parser)]
 #[command(
@@ -185,15 +188,22 @@ fn bare_metal() -> Result {
 
 fn golden_exists() -> Result {
     let meta = workspace::metadata(None)?;
-    if workspace::members(&meta)
-        .iter()
-        .any(|m| m.name == GOLDEN_PACKAGE)
-    {
-        Ok(())
-    } else {
-        Err(format!(
-            "the golden snapshot package `{GOLDEN_PACKAGE}` (golden/) is not in the workspace yet, so there is nothing to check"
-        ))
+    let package = workspace::members(&meta)
+        .into_iter()
+        .find(|m| m.name == GOLDEN_PACKAGE);
+    match package {
+        Some(m)
+            if workspace::root()
+                .join(&m.dir)
+                .join("tests")
+                .join(format!("{GOLDEN_TEST}.rs"))
+                .exists() =>
+        {
+            Ok(())
+        }
+        _ => Err(format!(
+            "the golden snapshot test `{GOLDEN_PACKAGE} --test {GOLDEN_TEST}` is not in the workspace yet, so there is nothing to check"
+        )),
     }
 }
 
@@ -209,6 +219,8 @@ fn golden(review: bool, accept: bool) -> Result {
             "--review",
             "--package",
             GOLDEN_PACKAGE,
+            "--test",
+            GOLDEN_TEST,
         ]));
     }
     if review || accept {
@@ -224,6 +236,8 @@ fn golden(review: bool, accept: bool) -> Result {
                     "--no-fail-fast",
                     "--package",
                     GOLDEN_PACKAGE,
+                    "--test",
+                    GOLDEN_TEST,
                 ]),
         )?;
         cmd::run(
@@ -248,7 +262,14 @@ fn golden(review: bool, accept: bool) -> Result {
             .current_dir(&root)
             .env("INSTA_UPDATE", "no")
             .env("INSTA_FORCE_PASS", "0")
-            .args(["nextest", "run", "--package", GOLDEN_PACKAGE]),
+            .args([
+                "nextest",
+                "run",
+                "--package",
+                GOLDEN_PACKAGE,
+                "--test",
+                GOLDEN_TEST,
+            ]),
     )
     .map_err(|e| format!("{e}\ngolden snapshots differ or are missing; `cargo xtask golden --review` shows and updates them"))
 }
@@ -368,6 +389,8 @@ fn ci(min_line: Option<f64>) -> Result {
                         "--no-clean",
                         "--package",
                         GOLDEN_PACKAGE,
+                        "--test",
+                        GOLDEN_TEST,
                     ]),
             )
         })
