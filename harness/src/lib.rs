@@ -15,6 +15,7 @@
 //! * [`shrink`] — reduces a failing script to the lines that matter.
 //! * [`host`] — the host-OS backend for `--diff-host`.
 
+pub mod bench;
 pub mod exec;
 pub mod host;
 pub mod shrink;
