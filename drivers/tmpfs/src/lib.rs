@@ -145,7 +145,7 @@ impl FileSystemType for TmpfsType {
             &alloc,
             ROOT_INO,
             NodeKind::Dir,
-            0o755,
+            0o1777,
             ROOT_INO,
             now,
         ));

@@ -193,3 +193,20 @@ fn without_the_vfs_faction_calls_are_enosys() {
     kernel.proc_destroy(pid).unwrap();
     halt_clean(kernel);
 }
+
+#[test]
+fn modes_follow_linux_tmpfs() {
+    let (kernel, pid) = boot();
+    let sys = kernel.sys(pid);
+    sys.mount(b"tmpfs", b"/", 0, b"").unwrap();
+    // A fresh tmpfs root is sticky and world-writable, as on Linux.
+    assert_eq!(sys.stat(b"/").unwrap().mode, S_IFDIR | 0o1777);
+    // mkdir drops setuid and setgid from the requested mode.
+    sys.mkdir(b"/m", 0o7777).unwrap();
+    assert_eq!(sys.stat(b"/m").unwrap().mode, S_IFDIR | 0o1777);
+    // chmod keeps them.
+    sys.chmod(b"/m", 0o6755).unwrap();
+    assert_eq!(sys.stat(b"/m").unwrap().mode, S_IFDIR | 0o6755);
+    kernel.proc_destroy(pid).unwrap();
+    halt_clean(kernel);
+}

@@ -490,7 +490,7 @@ impl VfsFaction {
         table
             .get(parent.dir.mount)
             .fs()
-            .mkdir(parent.dir.ino, parent.name.as_bytes(), mode & 0o7777)
+            .mkdir(parent.dir.ino, parent.name.as_bytes(), mode & 0o1777)
             .map(|_| ())
     }
 
