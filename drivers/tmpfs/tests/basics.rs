@@ -210,3 +210,19 @@ fn modes_follow_linux_tmpfs() {
     kernel.proc_destroy(pid).unwrap();
     halt_clean(kernel);
 }
+
+#[test]
+fn access_mode_3_opens_but_neither_reads_nor_writes() {
+    let (kernel, pid) = boot();
+    let sys = kernel.sys(pid);
+    sys.mount(b"tmpfs", b"/", 0, b"").unwrap();
+    let fd = sys.open(b"/f", O_CREAT | O_ACCMODE, 0o644).unwrap();
+    assert_eq!(sys.write(fd, b"x"), Err(Errno::EBADF));
+    assert_eq!(sys.read(fd, &mut [0; 4]), Err(Errno::EBADF));
+    assert_eq!(sys.ftruncate(fd, 0), Err(Errno::EINVAL));
+    assert_eq!(sys.fstat(fd).map(|st| st.size), Ok(0));
+    assert_eq!(sys.open(b"/", O_ACCMODE, 0), Err(Errno::EISDIR));
+    sys.close(fd).unwrap();
+    kernel.proc_destroy(pid).unwrap();
+    halt_clean(kernel);
+}

@@ -20,7 +20,10 @@ fn boot(platform: &Arc<dyn Hypercalls>, limit: Option<usize>) -> (Arc<Kernel>, P
     )
     .expect("boot");
     let pid = kernel.proc_create().expect("proc");
-    kernel.sys(pid).mount(b"tmpfs", b"/", 0, b"").expect("mount");
+    kernel
+        .sys(pid)
+        .mount(b"tmpfs", b"/", 0, b"")
+        .expect("mount");
     (kernel, pid)
 }
 
@@ -83,7 +86,9 @@ fn kernels_on_threads_run_at_the_same_time() {
                 let sys = kernel.sys(pid);
                 for n in 0..200 {
                     let path = format!("/t{i}-{n}");
-                    let fd = sys.open(path.as_bytes(), O_CREAT | O_WRONLY, 0o600).unwrap();
+                    let fd = sys
+                        .open(path.as_bytes(), O_CREAT | O_WRONLY, 0o600)
+                        .unwrap();
                     sys.write(fd, b"x").unwrap();
                     sys.close(fd).unwrap();
                     if n % 2 == 0 {

@@ -297,8 +297,8 @@ impl Model {
         let file = OpenFile {
             ino,
             offset: 0,
-            read: accmode != O_WRONLY,
-            write: accmode != O_RDONLY,
+            read: accmode == O_RDONLY || accmode == O_RDWR,
+            write: accmode == O_WRONLY || accmode == O_RDWR,
             append: flags & O_APPEND != 0,
         };
         let fd = match free {

@@ -6,8 +6,8 @@ use crate::errno::{Errno, KResult};
 use crate::kernel::Kernel;
 use crate::kmem::{KVec, TryPush};
 use crate::syscall::abi::{
-    MNT_FORCE, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_TRUNC,
-    O_WRONLY, SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET, UMOUNT_NOFOLLOW,
+    MNT_FORCE, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_RDWR,
+    O_TRUNC, O_WRONLY, SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET, UMOUNT_NOFOLLOW,
 };
 use crate::syscall::proc::{FileRef, FileTarget, Released};
 use crate::syscall::{Fd, Pid, Stat};
@@ -92,10 +92,10 @@ impl VfsFaction {
         flags: u32,
         mode: u32,
     ) -> KResult<Fd> {
-        // Linux (since 6.4) refuses O_CREAT | O_DIRECTORY outright.
-        if flags & O_ACCMODE == O_ACCMODE
-            || flags & (O_CREAT | O_DIRECTORY) == O_CREAT | O_DIRECTORY
-        {
+        // Linux (since 6.4) refuses O_CREAT | O_DIRECTORY outright. Access
+        // mode 3 (`O_ACCMODE`) is Linux's "neither read nor write" mode: the
+        // open succeeds, reads and writes on the descriptor give EBADF.
+        if flags & (O_CREAT | O_DIRECTORY) == O_CREAT | O_DIRECTORY {
             return Err(Errno::EINVAL);
         }
         check_path(path)?;
@@ -298,7 +298,7 @@ impl VfsFaction {
         }
         self.with_file(kernel, pid, fd, |table, file| {
             let target = &file.target;
-            if target.flags & O_ACCMODE == O_WRONLY {
+            if !readable(target.flags) {
                 return Err(Errno::EBADF);
             }
             let offset = match at {
@@ -336,7 +336,7 @@ impl VfsFaction {
         }
         self.with_file(kernel, pid, fd, |table, file| {
             let target = &file.target;
-            if target.flags & O_ACCMODE == O_RDONLY {
+            if !writable(target.flags) {
                 return Err(Errno::EBADF);
             }
             let offset = match at {
@@ -445,7 +445,7 @@ impl VfsFaction {
         let length = u64::try_from(length).map_err(|_| Errno::EINVAL)?;
         self.with_file(kernel, pid, fd, |table, file| {
             let target = &file.target;
-            if target.kind != NodeKind::File || target.flags & O_ACCMODE == O_RDONLY {
+            if target.kind != NodeKind::File || !writable(target.flags) {
                 return Err(Errno::EINVAL);
             }
             table.get(target.mount).fs().truncate(target.ino, length)
@@ -786,4 +786,14 @@ impl VfsFaction {
         }
         Ok(())
     }
+}
+
+/// Whether a descriptor opened with `flags` may be read.
+fn readable(flags: u32) -> bool {
+    matches!(flags & O_ACCMODE, O_RDONLY | O_RDWR)
+}
+
+/// Whether a descriptor opened with `flags` may be written.
+fn writable(flags: u32) -> bool {
+    matches!(flags & O_ACCMODE, O_WRONLY | O_RDWR)
 }
