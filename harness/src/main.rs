@@ -29,6 +29,9 @@ enum Command {
     Replay(ReplayArgs),
     /// Reduce a failing script to the lines that make it fail.
     Shrink(ShrinkArgs),
+    /// Measure boot+halt, a 20-call case, context switches and schedule
+    /// exploration (side by side with shuttle).
+    Bench(rumpkit::bench::BenchArgs),
     /// Parse and check scripts without running them.
     Check {
         /// Scripts or directories (default: the bundled suite).
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay(args),
         Command::Shrink(args) => shrink(args),
         Command::Check { paths } => check(&paths),
+        Command::Bench(args) => rumpkit::bench::run_cli(&args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
