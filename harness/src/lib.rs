@@ -17,6 +17,7 @@
 
 pub mod bench;
 pub mod exec;
+pub mod fuzzing;
 pub mod host;
 pub mod shrink;
 pub mod suite;

@@ -309,7 +309,9 @@ impl Model {
             return Err(EISDIR);
         };
         let offset = at.unwrap_or(file.offset);
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(data.len());
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(data.len());
         let end = (start + len).min(data.len());
         let bytes = data[start..end].to_vec();
         if at.is_none() {
@@ -485,10 +487,9 @@ impl Model {
                 }
                 let ino = self.walk(path, false, &mut links)?;
                 match &self.inodes[ino].node {
-                    Node::Symlink(target) => Ok((
-                        Val::Bytes(target[..target.len().min(*len)].to_vec()),
-                        None,
-                    )),
+                    Node::Symlink(target) => {
+                        Ok((Val::Bytes(target[..target.len().min(*len)].to_vec()), None))
+                    }
                     _ => Err(EINVAL),
                 }
             }
