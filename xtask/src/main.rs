@@ -296,10 +296,18 @@ fn fuzz(target: &str, seconds: u64, libfuzzer_args: &[String]) -> Result {
         return Err("fuzz/Cargo.toml does not exist yet".into());
     }
     cmd::ensure_cargo_tool("fuzz", "cargo-fuzz")?;
+    // New inputs go to a scratch corpus under fuzz/target (git-ignored); the
+    // checked-in seeds in fuzz/corpus/<target> are only read.
+    let scratch = dir.join("target").join("corpus").join(target);
+    std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+    let seeds = dir.join("corpus").join(target);
     let (result, lines) = cmd::run_tee(
         cargo()
             .current_dir(&dir)
-            .args(["fuzz", "run", target, "--sanitizer", "none", "--"])
+            .args(["fuzz", "run", target, "--sanitizer", "none"])
+            .arg(&scratch)
+            .arg(&seeds)
+            .arg("--")
             .arg(format!("-max_total_time={seconds}"))
             .args(libfuzzer_args),
     );
