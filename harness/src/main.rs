@@ -32,6 +32,8 @@ enum Command {
     /// Measure boot+halt, a 20-call case, context switches and schedule
     /// exploration (side by side with shuttle).
     Bench(rumpkit::bench::BenchArgs),
+    /// Convert a fuzz input (a crash, a corpus file) into a scenario script.
+    FuzzToScenario(FuzzToScenarioArgs),
     /// Parse and check scripts without running them.
     Check {
         /// Scripts or directories (default: the bundled suite).
@@ -89,6 +91,18 @@ struct ShrinkArgs {
     output: Option<PathBuf>,
 }
 
+#[derive(clap::Args, Debug)]
+struct FuzzToScenarioArgs {
+    /// The fuzz target the input is for (`syscalls` or `block_io`).
+    target: String,
+    /// The input file (e.g. `fuzz/artifacts/syscalls/crash-...`).
+    input: PathBuf,
+    /// Write the script here (default: standard output). Drop it into
+    /// `scenarios/` to make the finding a regression test.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -96,6 +110,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay(args),
         Command::Shrink(args) => shrink(args),
         Command::Check { paths } => check(&paths),
+        Command::FuzzToScenario(args) => fuzz_to_scenario(args),
         Command::Bench(args) => rumpkit::bench::run_cli(&args).map(|()| ExitCode::SUCCESS),
     };
     match result {
@@ -334,4 +349,25 @@ fn check(paths: &[PathBuf]) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn fuzz_to_scenario(args: FuzzToScenarioArgs) -> Result<ExitCode, String> {
+    let data = std::fs::read(&args.input).map_err(|e| format!("{}: {e}", args.input.display()))?;
+    let text = rumpkit::fuzzing::to_scenario(&args.target, &data)?;
+    let name = args
+        .output
+        .as_ref()
+        .unwrap_or(&args.input)
+        .display()
+        .to_string();
+    // The script must load: a converter bug shows here, not in the suite.
+    Scenario::from_source("fuzz", &name, &text).map_err(|e| e.render_for_stderr())?;
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, &text).map_err(|e| format!("{}: {e}", path.display()))?;
+            eprintln!("scenario written to {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
 }
