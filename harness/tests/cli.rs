@@ -316,3 +316,34 @@ fn tempdir() -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn fuzz_inputs_convert_to_scenarios_that_run() {
+    let root = suite::repo_root().join("fuzz/corpus");
+    let dir = tempdir();
+    let mut converted = 0;
+    for target in ["syscalls", "block_io"] {
+        let mut inputs: Vec<_> = std::fs::read_dir(root.join(target))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        inputs.sort();
+        for input in inputs.iter().take(4) {
+            let out = dir.join(format!("{target}-{converted}.scn"));
+            let (ok, _, stderr) = rumpkit(&[
+                "fuzz-to-scenario",
+                target,
+                input.to_str().unwrap(),
+                "--output",
+                out.to_str().unwrap(),
+            ]);
+            assert!(ok, "{}: {stderr}", input.display());
+            let (ok, stdout, stderr) = rumpkit(&["run", out.to_str().unwrap(), "--seeds", "2"]);
+            assert!(ok, "{}:\n{stdout}\n{stderr}", out.display());
+            converted += 1;
+        }
+    }
+    assert!(converted >= 2);
+    let (ok, _, stderr) = rumpkit(&["fuzz-to-scenario", "raw_syscalls", "Cargo.toml"]);
+    assert!(!ok && stderr.contains("do not convert"), "{stderr}");
+}
