@@ -670,7 +670,15 @@ fn closest(word: &str, candidates: impl Iterator<Item = String>) -> Option<Strin
         3..=5 => 1,
         _ => 2,
     };
+    if limit == 0 {
+        return None;
+    }
+    // The edit distance is at least the difference in length, so a word much
+    // longer or shorter than a candidate needs no table (and a long word in
+    // a fuzzed script costs no quadratic time per candidate).
+    let length = word.chars().count();
     candidates
+        .filter(|candidate| candidate.chars().count().abs_diff(length) <= limit)
         .map(|candidate| (edit_distance(word, &candidate), candidate))
         .filter(|(distance, _)| *distance <= limit && *distance > 0)
         .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)))
