@@ -394,7 +394,6 @@ fn ci(min_line: Option<f64>) -> Result {
                         "llvm-cov",
                         "nextest",
                         "--no-report",
-                        "--no-clean",
                         "--package",
                         GOLDEN_PACKAGE,
                         "--test",
