@@ -995,23 +995,9 @@ fn do_call(cx: &Cx, kernel: &Kernel, name: &str, args: &[ArgVal]) -> KResult<Res
 
 /// Bytes as a script string literal, shortened past 64 bytes.
 pub fn quote(bytes: &[u8]) -> String {
-    let mut out = String::from("\"");
-    for &b in bytes.iter().take(64) {
-        match b {
-            b'\n' => out.push_str("\\n"),
-            b'\t' => out.push_str("\\t"),
-            b'\r' => out.push_str("\\r"),
-            0 => out.push_str("\\0"),
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            0x20..=0x7e => out.push(b as char),
-            _ => {
-                let _ = write!(out, "\\x{b:02x}");
-            }
-        }
-    }
-    out.push('"');
-    if bytes.len() > 64 {
+    let shown = &bytes[..bytes.len().min(64)];
+    let mut out = rumpkit_scenario::quote(shown);
+    if bytes.len() > shown.len() {
         let _ = write!(out, "... ({} bytes)", bytes.len());
     }
     out

@@ -55,7 +55,7 @@ pub use ast::{
 pub use check::{check, ArgKind, CallTable, ResultKind, Signature};
 pub use diag::{line_col, Diagnostic, Diagnostics, ErrorKind};
 pub use parser::{parse, DIRECTIVES};
-pub use printer::{print, print_stmts};
+pub use printer::{print, print_stmts, quote};
 
 /// Parses and checks a script in one step.
 pub fn parse_and_check(

@@ -172,6 +172,14 @@ fn write_value(out: &mut String, value: &Value) {
     }
 }
 
+/// Bytes as a script string literal (`"a\n"`): printable ASCII as is,
+/// everything else escaped, so that parsing it gives the bytes back.
+pub fn quote(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 2);
+    write_string(&mut out, bytes);
+    out
+}
+
 /// Writes bytes as a string literal: printable ASCII as is, everything else
 /// escaped.
 fn write_string(out: &mut String, bytes: &[u8]) {
