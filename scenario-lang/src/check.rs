@@ -679,12 +679,36 @@ fn closest(word: &str, candidates: impl Iterator<Item = String>) -> Option<Strin
     let length = word.chars().count();
     candidates
         .filter(|candidate| candidate.chars().count().abs_diff(length) <= limit)
-        .map(|candidate| (edit_distance(word, &candidate), candidate))
-        .filter(|(distance, _)| *distance <= limit && *distance > 0)
+        .filter_map(|candidate| {
+            let distance = bounded_edit_distance(word, &candidate, limit)?;
+            Some((distance, candidate))
+        })
+        .filter(|(distance, _)| *distance > 0)
         .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)))
         .map(|(_, candidate)| candidate)
 }
 
+/// The edit distance between `a` and `b` if it is at most `limit`: the
+/// table is abandoned as soon as a whole row exceeds the limit.
+fn bounded_edit_distance(a: &str, b: &str, limit: usize) -> Option<usize> {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        current[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        if current.iter().all(|&d| d > limit) {
+            return None;
+        }
+        core::mem::swap(&mut previous, &mut current);
+    }
+    Some(previous[b.len()]).filter(|&d| d <= limit)
+}
+
+#[cfg(test)]
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut previous: Vec<usize> = (0..=b.len()).collect();
@@ -709,6 +733,18 @@ mod tests {
         assert_eq!(edit_distance("open", "open"), 0);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "abc"), 3);
+        for (a, b) in [
+            ("opn", "open"),
+            ("kitten", "sitting"),
+            ("", "abc"),
+            ("abc", ""),
+        ] {
+            for limit in 0..5 {
+                let full = edit_distance(a, b);
+                let bounded = bounded_edit_distance(a, b, limit);
+                assert_eq!(bounded, (full <= limit).then_some(full), "{a} {b} {limit}");
+            }
+        }
     }
 
     #[test]
