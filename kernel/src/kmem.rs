@@ -257,6 +257,33 @@ impl<T> TryPush<T> for KVec<T> {
     }
 }
 
+/// Zeros to fill byte vectors from.
+static ZEROS: [core::mem::MaybeUninit<u8>; 4096] = [core::mem::MaybeUninit::new(0); 4096];
+
+/// Resizes a byte vector to `len`, zero-filling any growth, or answers
+/// `ENOMEM`: what `try_resize(len, 0)` does, but the growth is filled with
+/// whole-slice copies instead of a store per byte. Builds that instrument
+/// every loop iteration (fuzzing, coverage) pay for the per-byte loop
+/// dearly, and buffers of a page or more are filled on every I/O path.
+pub fn try_resize_zeroed(vec: &mut KVec<u8>, len: usize) -> KResult<()> {
+    let old = vec.len();
+    if len <= old {
+        vec.truncate(len);
+        return Ok(());
+    }
+    vec.try_reserve(len - old).map_err(|_| Errno::ENOMEM)?;
+    let mut filled = 0;
+    for chunk in vec.spare_capacity_mut()[..len - old].chunks_mut(ZEROS.len()) {
+        chunk.copy_from_slice(&ZEROS[..chunk.len()]);
+        filled += chunk.len();
+    }
+    debug_assert_eq!(filled, len - old);
+    // SAFETY: the `len - old` elements after the old length lie within the
+    // capacity reserved above and were all initialised by the copies above.
+    unsafe { vec.set_len(len) };
+    Ok(())
+}
+
 /// A new vector holding a copy of `values`, or `ENOMEM`.
 pub fn kvec_from_slice<T: Clone>(alloc: &KAlloc, values: &[T]) -> KResult<KVec<T>> {
     let mut vec = alloc.vec();

@@ -58,7 +58,7 @@ use alloc::sync::Arc;
 
 use rumpkit_kernel::hypercall::Hypercalls;
 use rumpkit_kernel::kernel::parse_size;
-use rumpkit_kernel::kmem::{kvec_from_slice, KAlloc, KBox, KVec, TryPush};
+use rumpkit_kernel::kmem::{kvec_from_slice, try_resize_zeroed, KAlloc, KBox, KVec, TryPush};
 use rumpkit_kernel::sync::KRwLock;
 use rumpkit_kernel::vfs::{
     box_file_system, Attr, DirEntry, FileSystem, FileSystemType, Ino, MountRequest, NodeKind,
@@ -603,7 +603,7 @@ impl FileSystem for Tmpfs {
         let growth = end.saturating_sub(length);
         let inode = &mut state.inodes[index];
         if end_index > inode.data.len() {
-            inode.data.try_resize(end_index, 0)?;
+            try_resize_zeroed(&mut inode.data, end_index)?;
         }
         inode.data[offset as usize..end_index].copy_from_slice(&data[..count]);
         inode.mtime_ns = now;
@@ -632,7 +632,7 @@ impl FileSystem for Tmpfs {
             // Give the memory back (shrinking in place could need to allocate).
             inode.data = empty;
         } else if new_length > inode.data.len() {
-            inode.data.try_resize(new_length, 0)?;
+            try_resize_zeroed(&mut inode.data, new_length)?;
         } else {
             inode.data.truncate(new_length);
         }

@@ -21,7 +21,7 @@ use rumpkit_hypercall::Hypercalls;
 use super::block::{BlockOp, IoShared};
 use super::{BdevId, Device};
 use crate::errno::{Errno, KResult};
-use crate::kmem::{KAlloc, KVec, TryPush};
+use crate::kmem::{try_resize_zeroed, KAlloc, KVec, TryPush};
 use crate::sync::{KCondvar, KMutex};
 
 /// The smallest buffer size; devices with larger blocks use their block size.
@@ -205,7 +205,7 @@ impl BufCache {
         };
         let length = buffer_len(device, index);
         data.truncate(length);
-        let resized = data.try_resize(length, 0);
+        let resized = try_resize_zeroed(&mut data, length);
         let (data, result) = match resized {
             Ok(()) => io.run(
                 &*device.driver,
@@ -298,7 +298,7 @@ impl BufCache {
                 let mut state = self.state.lock();
                 let buf = &mut state.bufs[slot];
                 buf.data.truncate(length);
-                let resized = buf.data.try_resize(length, 0);
+                let resized = try_resize_zeroed(&mut buf.data, length);
                 buf.valid = resized.is_ok();
                 resized
             } else {

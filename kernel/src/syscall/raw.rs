@@ -36,7 +36,7 @@
 
 use crate::errno::{Errno, KResult};
 use crate::kernel::{Faction, Kernel};
-use crate::kmem::{KAlloc, KVec, TryPush};
+use crate::kmem::{try_resize_zeroed, KAlloc, KVec};
 use crate::syscall::abi::{nr, PATH_MAX};
 use crate::syscall::user::{UserSpace, USER_END};
 use crate::syscall::{Pid, Stat, Sys};
@@ -261,7 +261,7 @@ impl Call<'_, '_> {
     /// A zero-filled kernel buffer of `len` bytes, or `ENOMEM`.
     fn buffer(&self, len: usize) -> KResult<KVec<u8>> {
         let mut buf = self.alloc.vec();
-        buf.try_resize(len, 0)?;
+        try_resize_zeroed(&mut buf, len)?;
         Ok(buf)
     }
 
