@@ -18,6 +18,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use rumpkit_fault::FaultPlan;
 use rumpkit_kernel::syscall::abi::{O_RDWR, SEEK_SET};
 use rumpkit_kernel::{Errno, Kernel};
 
@@ -114,7 +115,8 @@ impl BlockOp {
 #[derive(Debug, Clone)]
 pub(crate) struct BlockProgram {
     pub schedule: Schedule,
-    /// The fault plan's canonical text.
+    /// The fault plan, and its canonical text.
+    pub plan: FaultPlan,
     pub faults: String,
     /// Whether a rule may change data or fail a request (`bio.error`,
     /// `bio.torn`, `alloc`), by rule index.
@@ -158,7 +160,7 @@ impl BlockProgram {
             rules.push(rule);
             corrupting.push(corrupts);
         }
-        let faults = super::plan(&rules.join("; ")).to_string();
+        let (plan, faults) = super::plan(&rules.join("; "));
         let mut threads = vec![Vec::new(); nthreads];
         let mut ops = 0;
         while !input.is_empty() && ops < MAX_OPS {
@@ -168,6 +170,7 @@ impl BlockProgram {
         }
         BlockProgram {
             schedule,
+            plan,
             faults,
             corrupting,
             buffers,
@@ -319,7 +322,7 @@ pub fn block_io(data: &[u8]) {
     let program = BlockProgram::decode(data);
     let mut config = super::sim_config(
         &program.schedule,
-        super::plan(&program.faults),
+        program.plan.clone(),
         program.threads.len(),
     );
     if let Some(buffers) = program.buffers {

@@ -160,10 +160,16 @@ pub(crate) fn probability(byte: u8) -> String {
     format!("0.{hundredths:02}")
 }
 
-/// Parses a plan this module generated; a plan that does not parse is a bug
-/// in the generator.
-pub(crate) fn plan(text: &str) -> FaultPlan {
-    FaultPlan::parse(text).unwrap_or_else(|error| panic!("generated fault plan {text:?}: {error}"))
+/// Parses a plan this module generated (a plan that does not parse is a bug
+/// in the generator); also its canonical text.
+pub(crate) fn plan(text: &str) -> (FaultPlan, String) {
+    if text.is_empty() {
+        return (FaultPlan::default(), String::new());
+    }
+    let plan = FaultPlan::parse(text)
+        .unwrap_or_else(|error| panic!("generated fault plan {text:?}: {error}"));
+    let canonical = plan.to_string();
+    (plan, canonical)
 }
 
 /// The simulation every target runs on. With one client thread there is

@@ -204,7 +204,7 @@ pub fn raw_syscalls(data: &[u8]) {
     while !input.is_empty() && calls.len() < MAX_OPS {
         calls.push(decode_call(&mut input, &layout));
     }
-    let mut sim = rumpkit_fault::Sim::new(super::sim_config(&schedule, super::plan(&faults), 1));
+    let mut sim = rumpkit_fault::Sim::new(super::sim_config(&schedule, super::plan(&faults).0, 1));
     let Some(kernel) = super::boot(&sim) else {
         assert!(alloc_faults, "raw_syscalls: boot failed without faults");
         super::check_report("raw_syscalls", &sim.run());

@@ -10,6 +10,7 @@
 //! single-threaded fault-free inputs every result equals the reference
 //! model's ([`super::model`]), inode numbers compared as a relation.
 
+use rumpkit_fault::FaultPlan;
 use rumpkit_kernel::syscall::abi::*;
 use rumpkit_kernel::{Errno, Kernel, Sys};
 
@@ -310,7 +311,8 @@ impl Op {
 #[derive(Debug, Clone)]
 pub(crate) struct Program {
     pub schedule: Schedule,
-    /// The fault plan's canonical text ("" for none).
+    /// The fault plan, and its canonical text ("" for none).
+    pub plan: FaultPlan,
     pub faults: String,
     /// Each thread's calls, in order.
     pub threads: Vec<Vec<Op>>,
@@ -339,7 +341,7 @@ impl Program {
                 });
             }
         }
-        let faults = super::plan(&rules.join("; ")).to_string();
+        let (plan, faults) = super::plan(&rules.join("; "));
         let mut threads = vec![Vec::new(); nthreads];
         let mut ops = 0;
         while !input.is_empty() && ops < MAX_OPS {
@@ -353,6 +355,7 @@ impl Program {
         }
         Program {
             schedule,
+            plan,
             faults,
             threads,
         }
@@ -416,7 +419,7 @@ pub fn syscalls(data: &[u8]) {
     let modelled = program.modelled();
     let mut sim = rumpkit_fault::Sim::new(super::sim_config(
         &program.schedule,
-        super::plan(&program.faults),
+        program.plan.clone(),
         program.threads.len(),
     ));
     let Some(kernel) = super::boot(&sim) else {
