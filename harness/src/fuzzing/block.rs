@@ -22,7 +22,7 @@ use rumpkit_fault::FaultPlan;
 use rumpkit_kernel::syscall::abi::{O_RDWR, SEEK_SET};
 use rumpkit_kernel::{Errno, Kernel};
 
-use super::{Input, Schedule, MAX_OPS, MD0_SIZE};
+use super::{Input, Schedule, MAX_BLOCK_OPS, MD0_SIZE};
 
 /// Which path an operation takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +163,7 @@ impl BlockProgram {
         let (plan, faults) = super::plan(&rules.join("; "));
         let mut threads = vec![Vec::new(); nthreads];
         let mut ops = 0;
-        while !input.is_empty() && ops < MAX_OPS {
+        while !input.is_empty() && ops < MAX_BLOCK_OPS {
             let thread = if nthreads > 1 { input.below(2) } else { 0 };
             threads[thread].push(BlockOp::decode(&mut input));
             ops += 1;

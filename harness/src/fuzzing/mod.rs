@@ -59,8 +59,12 @@ pub fn target(name: &str) -> Option<fn(&[u8])> {
     }
 }
 
-/// The most operations one input decodes to.
+/// The most system calls one `syscalls` or `raw_syscalls` input decodes to.
 pub const MAX_OPS: usize = 40;
+
+/// The most operations one `block_io` input decodes to (each may take
+/// several block requests, each a completion on a coroutine of its own).
+pub const MAX_BLOCK_OPS: usize = 24;
 
 /// The size of `md0` in the `syscalls`, `raw_syscalls` and `block_io`
 /// targets.
