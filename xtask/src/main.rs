@@ -301,10 +301,14 @@ fn fuzz(target: &str, seconds: u64, libfuzzer_args: &[String]) -> Result {
     let scratch = dir.join("target").join("corpus").join(target);
     std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
     let seeds = dir.join("corpus").join(target);
+    // Without comparison tracing: the targets decode inputs a byte at a time
+    // with no magic values to match, and tracing every comparison of the
+    // kernel and the simulator halves the execution rate (fuzz/README.md).
     let (result, lines) = cmd::run_tee(
         cargo()
             .current_dir(&dir)
             .args(["fuzz", "run", target, "--sanitizer", "none"])
+            .arg("--no-trace-compares")
             .arg(&scratch)
             .arg(&seeds)
             .arg("--")
