@@ -29,7 +29,7 @@ use rumpkit_fault::{
 use rumpkit_hypercall::Hypercalls;
 use rumpkit_kernel::syscall::abi;
 use rumpkit_kernel::syscall::{Pid, Stat};
-use rumpkit_kernel::{BootConfig, Component, Errno, Faction, KResult, Kernel};
+use rumpkit_kernel::{BootConfig, BootError, Component, Errno, Faction, KResult, Kernel};
 use rumpkit_scenario::{
     ArgKind, Call, CallTable, Diagnostic, Diagnostics, ErrorKind, ExpectAlt, FlagTerm, ResultKind,
     Script, Span, Stmt, StmtKind, Value,
@@ -249,23 +249,26 @@ fn settings(script: &Script) -> Result<Settings, Diagnostics> {
                         "ncpu" => {
                             settings.params.insert("ncpu".into(), number.to_string());
                         }
+                        "buffers" if (1..=1 << 20).contains(&number) => {
+                            settings.params.insert("dev.buffers".into(), number.to_string());
+                        }
                         "mdunits" if (1..=8).contains(&number) => md_units = number,
                         "mdsize" if (512..=1 << 30).contains(&number) => md_size = number,
                         "mdblock" if number.is_power_of_two() && (512..=65536).contains(&number) => {
                             md_block = number
                         }
-                        "mdunits" | "mdsize" | "mdblock" => diagnostics.push(error(
+                        "mdunits" | "mdsize" | "mdblock" | "buffers" => diagnostics.push(error(
                             ErrorKind::BadDirective,
                             format!("boot parameter `{key}` is out of range"),
                             param.value.span,
-                        ).with_help("mdunits is 1 to 8, mdsize 512 bytes to 1G, mdblock a power of two from 512 to 64K")),
+                        ).with_help("mdunits is 1 to 8, mdsize 512 bytes to 1G, mdblock a power of two from 512 to 64K, buffers 1 to 1M")),
                         _ => diagnostics.push(
                             error(
                                 ErrorKind::BadDirective,
                                 format!("unknown boot parameter `{key}`"),
                                 param.name.span,
                             )
-                            .with_help("boot parameters are memlimit, ncpu, mdunits, mdsize and mdblock"),
+                            .with_help("boot parameters are memlimit, ncpu, buffers, mdunits, mdsize and mdblock"),
                         ),
                     }
                 }
@@ -443,6 +446,9 @@ struct Cx {
     pid: AtomicU32,
     log: Mutex<Vec<String>>,
     failure: Mutex<Option<Failure>>,
+    /// Boot or the creation of the script's process ran out of memory
+    /// (where, and the message).
+    boot_enomem: Mutex<Option<(Span, String)>>,
 }
 
 impl Cx {
@@ -506,11 +512,27 @@ pub fn run_case(scenario: &Scenario, seed: u64, options: &CaseOptions) -> CaseRe
         pid: AtomicU32::new(0),
         log: Mutex::new(Vec::new()),
         failure: Mutex::new(None),
+        boot_enomem: Mutex::new(None),
     });
     let main_cx = cx.clone();
     let settings = scenario.settings.clone();
     sim.spawn("main", move || run_main(main_cx, &settings));
     let report = sim.run();
+    // A boot that ran out of memory because the fault plan refused an
+    // allocation is a legitimate outcome (there is nothing to run); without
+    // an injected allocation fault it is a failure.
+    let boot_enomem = cx
+        .boot_enomem
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    if let Some((span, message)) = boot_enomem {
+        if report.faults_injected.iter().any(|f| f.class == "alloc") {
+            cx.log("main: set-up refused by an injected allocation fault; nothing else ran".into());
+        } else {
+            cx.fail(span, "main", message);
+        }
+    }
     let mut failure = cx.failure.lock().unwrap_or_else(|e| e.into_inner()).clone();
     if failure.is_none() && report.outcome.is_failure() {
         failure = Some(Failure {
@@ -570,18 +592,36 @@ fn run_main(cx: Arc<Cx>, settings: &Settings) {
     let kernel = match Kernel::boot(cx.platform.clone(), &config) {
         Ok(kernel) => kernel,
         Err(e) => {
-            cx.fail(boot_span, "main", format!("boot failed: {e}"));
+            let message = format!("boot failed: {e}");
+            if matches!(
+                e,
+                BootError::Init {
+                    errno: Errno::ENOMEM,
+                    ..
+                }
+            ) {
+                // Legitimate when the fault plan refused the allocation;
+                // `run_case` decides once it knows what was injected.
+                cx.log(format!("main: boot = ENOMEM ({e})"));
+                *cx.boot_enomem.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((boot_span, message));
+            } else {
+                cx.fail(boot_span, "main", message);
+            }
             return;
         }
     };
     let pid = match kernel.proc_create() {
         Ok(pid) => pid,
         Err(e) => {
-            cx.fail(
-                boot_span,
-                "main",
-                format!("creating the process failed: {e}"),
-            );
+            let message = format!("creating the process failed: {e}");
+            if e == Errno::ENOMEM {
+                cx.log("main: proc_create = ENOMEM".into());
+                *cx.boot_enomem.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((boot_span, message));
+            } else {
+                cx.fail(boot_span, "main", message);
+            }
             return halt(&cx, kernel, None, boot_span);
         }
     };

@@ -347,3 +347,36 @@ fn fuzz_inputs_convert_to_scenarios_that_run() {
     let (ok, _, stderr) = rumpkit(&["fuzz-to-scenario", "raw_syscalls", "Cargo.toml"]);
     assert!(!ok && stderr.contains("do not convert"), "{stderr}");
 }
+
+#[test]
+fn boot_refused_by_an_injected_fault_is_not_a_failure_but_a_too_small_memlimit_is() {
+    let injected = Scenario::from_source(
+        "boot-enomem",
+        "boot-enomem.scn",
+        "boot vfs tmpfs buffers=4\nfaults \"alloc nth=1\"\nmount tmpfs \"/\"\nmkdir \"/d\"\n",
+    )
+    .unwrap();
+    let case = run_case(&injected, 0, &CaseOptions::default());
+    assert!(case.passed, "{:?}", case.failure);
+    assert!(
+        case.log.iter().any(|l| l.contains("boot = ENOMEM")),
+        "{:?}",
+        case.log
+    );
+
+    let starved = Scenario::from_source(
+        "memlimit",
+        "memlimit.scn",
+        "boot vfs tmpfs memlimit=16\nmount tmpfs \"/\"\n",
+    )
+    .unwrap();
+    let case = run_case(&starved, 0, &CaseOptions::default());
+    let failure = case
+        .failure
+        .expect("a kernel that cannot boot fails the case");
+    assert!(
+        failure.message.contains("memlimit.scn:1:1: boot failed"),
+        "{}",
+        failure.message
+    );
+}
