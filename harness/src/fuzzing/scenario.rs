@@ -35,11 +35,11 @@ pub fn to_scenario(target: &str, data: &[u8]) -> Result<String, String> {
 }
 
 /// The lines every script starts with.
-fn header(target: &str, schedule: &Schedule, faults: &str, extra: &str) -> String {
+fn header(target: &str, schedule: &Schedule, faults: &str, extra: &str, boot: &str) -> String {
     let mut out = format!(
         "# Converted from a `{target}` fuzz input by `rumpkit fuzz-to-scenario`.\n\
          # The fuzz run used scheduler seed {}.{extra}\n\
-         boot vfs dev tmpfs md mdsize={}K mdblock={MD0_BLOCK}\n",
+         boot vfs dev tmpfs md mdsize={}K mdblock={MD0_BLOCK}{boot}\n",
         schedule.seed,
         MD0_SIZE >> 10
     );
@@ -182,7 +182,7 @@ fn expectation(op: &Op, answer: &Result<Val, Errno>) -> String {
 }
 
 fn syscalls_script(program: &Program) -> String {
-    let mut out = header("syscalls", &program.schedule, &program.faults, "");
+    let mut out = header("syscalls", &program.schedule, &program.faults, "", "");
     let mut model = program.modelled().then(Model::new);
     let mut threads = Vec::new();
     for ops in &program.threads {
@@ -240,11 +240,9 @@ fn block_call(op: &BlockOp) -> String {
 
 fn block_script(program: &BlockProgram) -> String {
     let mut extra = String::new();
-    if let Some(buffers) = program.buffers {
-        extra.push_str(&format!(
-            "\n# It ran with a buffer cache of {buffers} buffers (`dev.buffers`), which scripts cannot set."
-        ));
-    }
+    let boot = program
+        .buffers
+        .map_or(String::new(), |buffers| format!(" buffers={buffers}"));
     if program
         .threads
         .iter()
@@ -255,7 +253,13 @@ fn block_script(program: &BlockProgram) -> String {
             "\n# Calls it made through the dev faction's API are pread/pwrite/fsync on /dev/md0 here.",
         );
     }
-    let mut out = header("block_io", &program.schedule, &program.faults, &extra);
+    let mut out = header(
+        "block_io",
+        &program.schedule,
+        &program.faults,
+        &extra,
+        &boot,
+    );
     let any = if program.faults.is_empty() {
         ""
     } else {
