@@ -16,6 +16,9 @@
 //!   copy of the device.
 //! * [`to_scenario`] — turns a `syscalls` or `block_io` input into a `.scn`
 //!   script, so that a crash becomes a regression test.
+//! * [`model`] — the reference model of tmpfs the `syscalls` target (and the
+//!   proptest suite `harness/tests/vfs_model.rs`) compares the kernel with,
+//!   over the typed calls [`Op`].
 //!
 //! Every target panics on a finding (that is what a fuzzer records as a
 //! crash) and returns normally otherwise. Inputs are decoded with
@@ -23,7 +26,7 @@
 //! short program and every input decodes to something.
 
 mod block;
-mod model;
+pub mod model;
 mod parser;
 mod raw;
 mod scenario;
@@ -43,7 +46,7 @@ pub use parser::scenario_parser;
 pub use raw::raw_syscalls;
 pub use scenario::to_scenario;
 pub use seeds::seed_corpus;
-pub use syscalls::syscalls;
+pub use syscalls::{syscalls, Op, OPEN_FLAGS, PATHS, WHENCES};
 
 /// The fuzz targets, by the names of `fuzz/fuzz_targets/*.rs`.
 pub const TARGETS: &[&str] = &["syscalls", "raw_syscalls", "scenario_parser", "block_io"];

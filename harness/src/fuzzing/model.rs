@@ -1,10 +1,19 @@
-//! The reference model of tmpfs semantics the `syscalls` target compares the
-//! kernel with: a small in-memory file system written from Linux's rules,
-//! including the order in which Linux checks things. It started as the model
-//! of `kernel/tests/vfs_model.rs` (a proptest suite) and adds what the fuzz
-//! target needs on top: `pread`, `pwrite`, `fstat`, `ftruncate`, `fsync`,
-//! `readlink`, `chmod`, `dup` (descriptors that share one open file and its
-//! offset), `sync`, and arbitrary write data.
+//! The reference model of tmpfs semantics: a small in-memory file system
+//! written from Linux's rules, including the order in which Linux checks
+//! things (for `rename`: both parents, then the source, then the "trap" of a
+//! directory moved below itself or onto its own ancestor, then same-inode,
+//! then the file-type rules). It answers the typed calls of the `syscalls`
+//! fuzz target ([`Op`]): `open`, `close`, `read`, `write`, `pread`, `pwrite`,
+//! `lseek`, `fsync`, `ftruncate`, `truncate`, `stat`, `lstat`, `fstat`,
+//! `mkdir`, `rmdir`, `unlink`, `rename`, `link`, `symlink`, `readlink`,
+//! `chmod`, `dup` (descriptors that share one open file and its offset) and
+//! `sync`, with arbitrary write data.
+//!
+//! Two users compare the kernel with it through [`Checker`]: the `syscalls`
+//! target, for single-threaded fault-free inputs, and the proptest suite
+//! `harness/tests/vfs_model.rs`, which makes random sequences of these calls.
+//! Inode numbers are compared as a relation: two paths name the same kernel
+//! inode exactly when they name the same model inode.
 //!
 //! Calls the model does not know (`mount`, `unmount`, `getdents`) answer
 //! `None`; the caller stops comparing once such a call may have changed the
@@ -15,15 +24,16 @@ use std::collections::BTreeMap;
 use rumpkit_kernel::syscall::abi::*;
 use rumpkit_kernel::syscall::OPEN_MAX;
 use rumpkit_kernel::Errno::{self, *};
+use rumpkit_kernel::Sys;
 
-use super::syscalls::Op;
+use super::syscalls::{Op, PATHS};
 
 /// The most symlinks one lookup follows (Linux's `MAXSYMLINKS`).
 const MAX_SYMLINKS: u32 = 40;
 
 /// What a call gave, apart from inode numbers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Val {
+pub enum Val {
     /// A number (a descriptor, a count, an offset; 0 for "done").
     N(i64),
     /// Bytes read.
@@ -34,10 +44,10 @@ pub(crate) enum Val {
 }
 
 /// A result with the model inode `stat` talked about, if any.
-pub(crate) type Answer<I> = Result<(Val, Option<I>), Errno>;
+pub type Answer<I> = Result<(Val, Option<I>), Errno>;
 
 /// A model inode number.
-pub(crate) type Ino = usize;
+pub type Ino = usize;
 
 #[derive(Debug, Clone)]
 enum Node {
@@ -65,13 +75,19 @@ struct OpenFile {
 
 /// The model file system and one process's descriptor table.
 #[derive(Debug)]
-pub(crate) struct Model {
+pub struct Model {
     inodes: Vec<Inode>,
     files: Vec<OpenFile>,
     fds: Vec<Option<usize>>,
 }
 
 const ROOT: Ino = 0;
+
+impl Default for Model {
+    fn default() -> Model {
+        Model::new()
+    }
+}
 
 fn components(path: &[u8]) -> Vec<&[u8]> {
     path.split(|&b| b == b'/')
@@ -81,7 +97,7 @@ fn components(path: &[u8]) -> Vec<&[u8]> {
 
 impl Model {
     /// An empty root directory and no descriptors.
-    pub(crate) fn new() -> Model {
+    pub fn new() -> Model {
         Model {
             inodes: vec![Inode {
                 node: Node::Dir(BTreeMap::new()),
@@ -203,7 +219,7 @@ impl Model {
     }
 
     /// Whether `ino` still has a name or an open descriptor.
-    pub(crate) fn alive(&self, ino: Ino) -> bool {
+    fn alive(&self, ino: Ino) -> bool {
         self.nlink(ino) > 0 || self.fds.iter().flatten().any(|&f| self.files[f].ino == ino)
     }
 
@@ -370,8 +386,9 @@ impl Model {
         Ok((Val::N(new), None))
     }
 
-    /// Applies `op`; `None` for a call the model does not know.
-    pub(crate) fn apply(&mut self, op: &Op) -> Option<Answer<Ino>> {
+    /// Applies `op` and gives its answer; `None` for a call the model does
+    /// not know ([`Op::modelled`]).
+    pub fn apply(&mut self, op: &Op) -> Option<Answer<Ino>> {
         Some(self.apply_known(op)).filter(|_| op.modelled())
     }
 
@@ -556,15 +573,15 @@ impl Model {
 }
 
 /// Model inode ↔ kernel inode, for the inodes `stat` has seen.
-#[derive(Default)]
-pub(crate) struct InoRelation {
+#[derive(Debug, Default)]
+struct InoRelation {
     forward: BTreeMap<Ino, u64>,
 }
 
 impl InoRelation {
     /// Records that `m` is kernel inode `k`; fails if that contradicts what
     /// was seen before among inodes that are still alive.
-    pub(crate) fn relate(&mut self, model: &Model, m: Ino, k: u64) -> Result<(), String> {
+    fn relate(&mut self, model: &Model, m: Ino, k: u64) -> Result<(), String> {
         // Forget inodes that are gone: the kernel may reuse their numbers.
         self.forward.retain(|&ino, _| model.alive(ino));
         if let Some(&known) = self.forward.get(&m) {
@@ -578,6 +595,81 @@ impl InoRelation {
             ));
         }
         self.forward.insert(m, k);
+        Ok(())
+    }
+}
+
+/// The result without its inode number.
+fn strip<I>(answer: &Answer<I>) -> Result<Val, Errno> {
+    answer.as_ref().map(|(v, _)| v.clone()).map_err(|e| *e)
+}
+
+/// Compares the kernel with the model along one thread's calls, step by
+/// step: the same value or errno, and inode numbers that relate one to one.
+#[derive(Debug)]
+pub struct Checker {
+    model: Model,
+    relation: InoRelation,
+    on: bool,
+}
+
+impl Checker {
+    /// A checker for a fresh tmpfs at `/`; it compares only if `on`.
+    pub fn new(on: bool) -> Checker {
+        Checker {
+            model: Model::new(),
+            relation: InoRelation::default(),
+            on,
+        }
+    }
+
+    /// Whether it still compares: it stops after a call the model does not
+    /// know succeeds (that call may have changed the state).
+    pub fn on(&self) -> bool {
+        self.on
+    }
+
+    /// Applies `op`, call number `i`, to the model and compares the answer
+    /// with the kernel's (`actual`); a difference is `Err("step {i}: {op:?}:
+    /// …")`.
+    pub fn step(&mut self, i: usize, op: &Op, actual: &Answer<u64>) -> Result<(), String> {
+        if !self.on {
+            return Ok(());
+        }
+        let Some(expected) = self.model.apply(op) else {
+            // A call the model does not know: stop if it changed anything.
+            self.on = actual.is_err();
+            return Ok(());
+        };
+        let (want, got) = (strip(&expected), strip(actual));
+        if want != got {
+            return Err(format!(
+                "step {i}: {op:?}: the kernel gave {got:?}, Linux (the model) gives {want:?}"
+            ));
+        }
+        if let (Ok((_, Some(m))), Ok((_, Some(k)))) = (&expected, actual) {
+            self.relation
+                .relate(&self.model, *m, *k)
+                .map_err(|message| format!("step {i}: {op:?}: {message}"))?;
+        }
+        Ok(())
+    }
+
+    /// At the end of a sequence of `first` calls: `lstat`s every name of
+    /// [`PATHS`] on the kernel (as calls `first`, `first + 1`, …) and
+    /// requires that it looks the same on both sides. Nothing if the checker
+    /// is off.
+    pub fn finish(&mut self, sys: &Sys<'_>, first: usize) -> Result<(), String> {
+        if !self.on {
+            return Ok(());
+        }
+        for (i, path) in PATHS.iter().enumerate() {
+            let op = Op::Lstat {
+                path: path.as_bytes(),
+            };
+            let answer = op.run(sys);
+            self.step(first + i, &op, &answer)?;
+        }
         Ok(())
     }
 }

@@ -89,6 +89,14 @@ fn path(p: &[u8]) -> String {
     scn_string(p)
 }
 
+/// An [`Op`] as the scenario line that makes the call (without its
+/// expectation), e.g. `open "/a" O_CREAT|O_RDWR 0o644`.
+impl std::fmt::Display for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&call_text(self))
+    }
+}
+
 /// The call, without its expectation.
 fn call_text(op: &Op) -> String {
     match op {

@@ -14,11 +14,11 @@ use rumpkit_fault::FaultPlan;
 use rumpkit_kernel::syscall::abi::*;
 use rumpkit_kernel::{Errno, Kernel, Sys};
 
-use super::model::{Answer, InoRelation, Model, Val};
+use super::model::{Answer, Checker, Val};
 use super::{Input, Schedule, MAX_OPS};
 
 /// The names every path is made of; short paths so that they collide.
-pub(crate) const PATHS: &[&str] = &["/a", "/b", "/c", "/a/a", "/a/b", "/b/a", "/a/a/b", "/c/b"];
+pub const PATHS: &[&str] = &["/a", "/b", "/c", "/a/a", "/a/b", "/b/a", "/a/a/b", "/c/b"];
 
 /// Where `unmount` aims: the paths, and the root.
 const UNMOUNT_PATHS: &[&str] = &[
@@ -26,7 +26,7 @@ const UNMOUNT_PATHS: &[&str] = &[
 ];
 
 /// The `open` flag sets, and how scripts spell them.
-pub(crate) const OPEN_FLAGS: &[(u32, &str)] = &[
+pub const OPEN_FLAGS: &[(u32, &str)] = &[
     (O_RDONLY, "O_RDONLY"),
     (O_WRONLY, "O_WRONLY"),
     (O_RDWR, "O_RDWR"),
@@ -40,7 +40,7 @@ pub(crate) const OPEN_FLAGS: &[(u32, &str)] = &[
 ];
 
 /// `lseek`'s whence values; 7 is invalid.
-pub(crate) const WHENCES: &[(u32, &str)] = &[
+pub const WHENCES: &[(u32, &str)] = &[
     (SEEK_SET, "SEEK_SET"),
     (SEEK_CUR, "SEEK_CUR"),
     (SEEK_END, "SEEK_END"),
@@ -51,9 +51,11 @@ pub(crate) const WHENCES: &[(u32, &str)] = &[
 const FSTYPES: &[&str] = &["tmpfs", "devfs", "nofs"];
 const MOUNT_OPTIONS: &[&str] = &["", "size=4K", "size=64K"];
 
-/// One typed system call.
+/// One typed system call, as the `syscalls` target decodes it and the
+/// reference model ([`super::model`]) answers it. Paths are among [`PATHS`]
+/// (the target's `unmount` also aims at `/`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Op {
+pub enum Op {
     Open {
         path: &'static [u8],
         flags: u32,
@@ -156,7 +158,7 @@ pub(crate) const GETDENTS_BUF: usize = 512;
 
 impl Op {
     /// Whether the reference model knows this call.
-    pub(crate) fn modelled(&self) -> bool {
+    pub fn modelled(&self) -> bool {
         !matches!(
             self,
             Op::Getdents { .. } | Op::Mount { .. } | Op::Unmount { .. }
@@ -251,8 +253,9 @@ impl Op {
         }
     }
 
-    /// Runs the call on the kernel.
-    fn run(&self, sys: &Sys<'_>) -> Answer<u64> {
+    /// Runs the call on the kernel as process `sys`; the inode number is
+    /// there for `stat`, `lstat` and `fstat`.
+    pub fn run(&self, sys: &Sys<'_>) -> Answer<u64> {
         let unit = |r: Result<(), Errno>| r.map(|()| (Val::N(0), None));
         let stat = |r: Result<rumpkit_kernel::Stat, Errno>| {
             let st = r?;
@@ -377,41 +380,6 @@ fn check_errno(op: &Op, errno: Errno, alloc_faults: bool) {
     assert!(!bad, "syscalls: {op:?} gave {errno:?}");
 }
 
-/// The result without its inode number.
-fn strip<I>(answer: &Answer<I>) -> Result<Val, Errno> {
-    answer.as_ref().map(|(v, _)| v.clone()).map_err(|e| *e)
-}
-
-/// Compares the kernel with the model along one thread's calls.
-struct Checker {
-    model: Model,
-    relation: InoRelation,
-    on: bool,
-}
-
-impl Checker {
-    fn step(&mut self, i: usize, op: &Op, actual: &Answer<u64>) {
-        if !self.on {
-            return;
-        }
-        let Some(expected) = self.model.apply(op) else {
-            // A call the model does not know: stop if it changed anything.
-            self.on = actual.is_err();
-            return;
-        };
-        let (want, got) = (strip(&expected), strip(actual));
-        assert!(
-            want == got,
-            "syscalls: step {i}: {op:?}: the kernel gave {got:?}, Linux (the model) gives {want:?}"
-        );
-        if let (Ok((_, Some(m))), Ok((_, Some(k)))) = (&expected, actual) {
-            if let Err(message) = self.relation.relate(&self.model, *m, *k) {
-                panic!("syscalls: step {i}: {op:?}: {message}");
-            }
-        }
-    }
-}
-
 /// The `syscalls` fuzz target.
 pub fn syscalls(data: &[u8]) {
     let program = Program::decode(data);
@@ -437,11 +405,7 @@ pub fn syscalls(data: &[u8]) {
         );
         for ops in program.threads {
             // Only a single-threaded program has a checker that is on.
-            let mut checker = Checker {
-                model: Model::new(),
-                relation: InoRelation::default(),
-                on: modelled && mounted.is_ok(),
-            };
+            let mut checker = Checker::new(modelled && mounted.is_ok());
             clients.push(Box::new(move |kernel: &Kernel| {
                 let sys = kernel.sys(pid);
                 for (i, op) in ops.iter().enumerate() {
@@ -449,18 +413,13 @@ pub fn syscalls(data: &[u8]) {
                     if let Err(errno) = &answer {
                         check_errno(op, *errno, alloc_faults);
                     }
-                    checker.step(i, op, &answer);
+                    if let Err(message) = checker.step(i, op, &answer) {
+                        panic!("syscalls: {message}");
+                    }
                 }
                 // At the end, every name looks the same on both sides.
-                if !checker.on {
-                    return;
-                }
-                for (i, path) in PATHS.iter().enumerate() {
-                    let op = Op::Lstat {
-                        path: path.as_bytes(),
-                    };
-                    let answer = op.run(&sys);
-                    checker.step(ops.len() + i, &op, &answer);
+                if let Err(message) = checker.finish(&sys, ops.len()) {
+                    panic!("syscalls: {message}");
                 }
             }));
         }

@@ -1,7 +1,7 @@
-//! Helpers shared by the vfs test suites (`vfs_posix`, `vfs_model`,
-//! `bad_input`): boot a kernel on the host platform with the vfs faction and
-//! tmpfs, make a process, and at the end halt the kernel and insist that no
-//! kernel memory leaked.
+//! Helpers shared by the vfs test suites (`vfs_posix`, `bad_input`, …): boot
+//! a kernel on the host platform with the vfs faction and tmpfs, make a
+//! process, and at the end halt the kernel and insist that no kernel memory
+//! leaked.
 #![allow(dead_code)]
 
 use std::sync::Arc;
