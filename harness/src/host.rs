@@ -35,7 +35,7 @@
 //!
 //! # What is compared
 //!
-//! The kernel side is [`exec::run_case`] at the same seed; its call log
+//! The kernel side is [`crate::exec::run_case`] at the same seed; its call log
 //! (`main: CALL = RESULT`) is lined up with the host's calls. Compared are
 //! result kinds, values and errnos as the executor prints them (bytes: the
 //! first 64 and the length), except that descriptors only have to be
