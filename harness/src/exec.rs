@@ -926,10 +926,7 @@ fn do_call(cx: &Cx, kernel: &Kernel, name: &str, args: &[ArgVal]) -> KResult<Res
     let u32_of = |i| a(i).int() as u32;
     Ok(match name {
         "open" => Res::Fd(sys.open(a(0).bytes(), u32_of(1), u32_of(2))?),
-        "close" => {
-            sys.close(a(0).fd())?;
-            Res::Unit
-        }
+        "close" => sys.close(a(0).fd()).map(|()| Res::Unit)?,
         "read" => {
             let mut buf = buffer(a(1).int())?;
             let n = sys.read(a(0).fd(), &mut buf)?;
@@ -945,18 +942,9 @@ fn do_call(cx: &Cx, kernel: &Kernel, name: &str, args: &[ArgVal]) -> KResult<Res
         }
         "pwrite" => Res::Int(sys.pwrite(a(0).fd(), a(1).bytes(), a(2).int())? as i64),
         "lseek" => Res::Int(sys.lseek(a(0).fd(), a(1).int(), u32_of(2))? as i64),
-        "fsync" => {
-            sys.fsync(a(0).fd())?;
-            Res::Unit
-        }
-        "ftruncate" => {
-            sys.ftruncate(a(0).fd(), a(1).int())?;
-            Res::Unit
-        }
-        "truncate" => {
-            sys.truncate(a(0).bytes(), a(1).int())?;
-            Res::Unit
-        }
+        "fsync" => sys.fsync(a(0).fd()).map(|()| Res::Unit)?,
+        "ftruncate" => sys.ftruncate(a(0).fd(), a(1).int()).map(|()| Res::Unit)?,
+        "truncate" => sys.truncate(a(0).bytes(), a(1).int()).map(|()| Res::Unit)?,
         "stat" => Res::Stat(sys.stat(a(0).bytes())?),
         "lstat" => Res::Stat(sys.lstat(a(0).bytes())?),
         "fstat" => Res::Stat(sys.fstat(a(0).fd())?),
@@ -965,26 +953,13 @@ fn do_call(cx: &Cx, kernel: &Kernel, name: &str, args: &[ArgVal]) -> KResult<Res
             sys.mkdir(a(0).bytes(), mode)?;
             Res::Unit
         }
-        "rmdir" => {
-            sys.rmdir(a(0).bytes())?;
-            Res::Unit
-        }
-        "unlink" => {
-            sys.unlink(a(0).bytes())?;
-            Res::Unit
-        }
-        "rename" => {
-            sys.rename(a(0).bytes(), a(1).bytes())?;
-            Res::Unit
-        }
-        "link" => {
-            sys.link(a(0).bytes(), a(1).bytes())?;
-            Res::Unit
-        }
-        "symlink" => {
-            sys.symlink(a(0).bytes(), a(1).bytes())?;
-            Res::Unit
-        }
+        "rmdir" => sys.rmdir(a(0).bytes()).map(|()| Res::Unit)?,
+        "unlink" => sys.unlink(a(0).bytes()).map(|()| Res::Unit)?,
+        "rename" => sys.rename(a(0).bytes(), a(1).bytes()).map(|()| Res::Unit)?,
+        "link" => sys.link(a(0).bytes(), a(1).bytes()).map(|()| Res::Unit)?,
+        "symlink" => sys
+            .symlink(a(0).bytes(), a(1).bytes())
+            .map(|()| Res::Unit)?,
         "readlink" => {
             let mut buf = vec![0u8; 4096];
             let n = sys.readlink(a(0).bytes(), &mut buf)?;
@@ -1001,10 +976,7 @@ fn do_call(cx: &Cx, kernel: &Kernel, name: &str, args: &[ArgVal]) -> KResult<Res
             names.sort();
             Res::Bytes(join_names(&names))
         }
-        "chmod" => {
-            sys.chmod(a(0).bytes(), u32_of(1))?;
-            Res::Unit
-        }
+        "chmod" => sys.chmod(a(0).bytes(), u32_of(1)).map(|()| Res::Unit)?,
         "dup" => Res::Fd(sys.dup(a(0).fd())?),
         "mount" => {
             let source = if args.len() > 3 {
@@ -1015,14 +987,8 @@ fn do_call(cx: &Cx, kernel: &Kernel, name: &str, args: &[ArgVal]) -> KResult<Res
             sys.mount(a(0).bytes(), a(1).bytes(), u32_of(2), &source)?;
             Res::Unit
         }
-        "unmount" => {
-            sys.unmount(a(0).bytes(), u32_of(1))?;
-            Res::Unit
-        }
-        "sync" => {
-            sys.sync()?;
-            Res::Unit
-        }
+        "unmount" => sys.unmount(a(0).bytes(), u32_of(1)).map(|()| Res::Unit)?,
+        "sync" => sys.sync().map(|()| Res::Unit)?,
         "nanosleep" => {
             let now = cx.platform.clock_monotonic_ns();
             cx.platform
